@@ -1,0 +1,42 @@
+"""Distributed tracing for Python web services, wire-compatible with LangSmith and W3C Trace Context.
+
+The public API; importing it loads no framework, client or exporter module.
+"""
+
+from __future__ import annotations
+
+from tracing_middleware.core.config import EXPORTERS, configure, flush, get_settings, shutdown
+from tracing_middleware.core.context import (
+    bind_context,
+    get_current_run_tree,
+    get_tracing_context,
+    suppress_tracing,
+    tracing_context,
+)
+from tracing_middleware.core.export import Exporter
+from tracing_middleware.core.propagation import extract, inject
+from tracing_middleware.core.run_tree import RUN_TYPES, RunTree
+from tracing_middleware.core.traceable import trace, traceable
+from tracing_middleware.exporters.memory import InMemoryExporter
+
+__all__ = [
+    "EXPORTERS",
+    "RUN_TYPES",
+    "Exporter",
+    "InMemoryExporter",
+    "RunTree",
+    "bind_context",
+    "configure",
+    "extract",
+    "flush",
+    "get_current_run_tree",
+    "get_settings",
+    "get_tracing_context",
+    "inject",
+    "shutdown",
+    "suppress_tracing",
+    "trace",
+    "traceable",
+    "tracing_context",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The standard-library core: run trees, propagation, context, exporting."""

@@ -1,0 +1,162 @@
+"""Settings in one place: ``configure(...)`` and the environment, read once.
+
+Environment variables (``configure`` arguments win):
+
+- ``TRACING_MIDDLEWARE_ENABLED`` — ``false`` turns tracing off (no runs, no headers).
+- ``TRACING_MIDDLEWARE_EXPORTER`` — comma-separated exporter names (see ``EXPORTERS``).
+- ``TRACING_MIDDLEWARE_PROJECT`` (else ``LANGSMITH_PROJECT``) — project of runs that name none.
+- ``TRACING_MIDDLEWARE_SERVICE`` (else ``OTEL_SERVICE_NAME``) — the service recorded on each run.
+- ``TRACING_MIDDLEWARE_W3C`` — ``false`` stops emitting ``traceparent`` beside ``langsmith-trace``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tracing_middleware.core.export import Exporter, Processor, SimpleProcessor
+from tracing_middleware.core.run_tree import RunTree
+
+__all__ = ["configure", "get_settings", "record", "EXPORTERS", "Settings", "shutdown", "flush"]
+
+# name -> "module:factory"; imported only when chosen, so the core stays free of optional imports.
+EXPORTERS: dict[str, str] = {
+    "memory": "tracing_middleware.exporters.memory:InMemoryExporter",
+    "none": "",
+}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    if raw:
+        raise ValueError(f"{name} must be one of {sorted(_TRUE | _FALSE)}; got {raw!r}")
+    return default
+
+
+def _default_service() -> str:
+    main = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return os.path.splitext(main)[0] or "python"
+
+
+@dataclass
+class Settings:
+    """The effective configuration."""
+
+    enabled: bool = True
+    project_name: str = "default"
+    service_name: str = "python"
+    w3c: bool = True
+    processors: tuple[Processor, ...] = ()
+    exporters: list[Exporter] = field(default_factory=list)
+
+
+_lock = threading.Lock()
+_first_use = threading.Lock()
+_settings: Settings | None = None
+
+
+def _make_exporter(spec: str | Exporter) -> Exporter | None:
+    if not isinstance(spec, str):
+        if not isinstance(spec, Exporter):
+            raise TypeError(
+                f"exporter must be a name ({', '.join(EXPORTERS)}) or an object with export() and shutdown()"
+            )
+        return spec
+    name = spec.strip().lower()
+    if name not in EXPORTERS:
+        raise ValueError(f"exporter must be one of {', '.join(EXPORTERS)}; got {spec!r}")
+    target = EXPORTERS[name]
+    if not target:
+        return None
+    module, _, attr = target.partition(":")
+    factory = getattr(importlib.import_module(module), attr)
+    exporter: Exporter = factory()
+    return exporter
+
+
+def _processor(exporter: Exporter) -> Processor:
+    make = getattr(exporter, "make_processor", None)  # exporters doing I/O choose a batching processor
+    return make() if callable(make) else SimpleProcessor(exporter)
+
+
+def configure(
+    *,
+    exporter: str | Exporter | Sequence[str | Exporter] | None = None,
+    project_name: str | None = None,
+    service_name: str | None = None,
+    enabled: bool | None = None,
+    w3c: bool | None = None,
+) -> Settings:
+    """Set up tracing; arguments left out come from the environment, then the defaults.
+
+    ``exporter``: a name (``EXPORTERS``), an exporter object, or a list of them (all receive every
+    run). Calling ``configure`` again shuts the previous exporters down and replaces them.
+    """
+    global _settings
+    if exporter is None:
+        specs: list[str | Exporter] = [
+            s for s in os.environ.get("TRACING_MIDDLEWARE_EXPORTER", "none").split(",") if s.strip()
+        ]
+    elif isinstance(exporter, (str, Exporter)):
+        specs = [exporter]
+    elif isinstance(exporter, Sequence):
+        specs = list(exporter)
+    else:
+        raise TypeError(f"exporter must be a name ({', '.join(EXPORTERS)}), an exporter object or a list of them")
+    exporters = [e for e in (_make_exporter(s) for s in specs) if e is not None]
+    settings = Settings(
+        enabled=_flag("TRACING_MIDDLEWARE_ENABLED", True) if enabled is None else bool(enabled),
+        project_name=project_name
+        or os.environ.get("TRACING_MIDDLEWARE_PROJECT")
+        or os.environ.get("LANGSMITH_PROJECT")
+        or "default",
+        service_name=service_name
+        or os.environ.get("TRACING_MIDDLEWARE_SERVICE")
+        or os.environ.get("OTEL_SERVICE_NAME")
+        or _default_service(),
+        w3c=_flag("TRACING_MIDDLEWARE_W3C", True) if w3c is None else bool(w3c),
+        processors=tuple(_processor(e) for e in exporters),
+        exporters=exporters,
+    )
+    with _lock:
+        previous, _settings = _settings, settings
+    if previous is not None:
+        for processor in previous.processors:
+            processor.shutdown()
+    return settings
+
+
+def get_settings() -> Settings:
+    """The current settings, configured from the environment on first use."""
+    settings = _settings
+    if settings is None:
+        with _first_use:  # two threads racing to the first run must not configure twice
+            settings = _settings or configure()
+    return settings
+
+
+def record(run: RunTree) -> None:
+    """Hand a finished run to every exporter; never blocks on I/O, never raises."""
+    for processor in get_settings().processors:
+        processor.on_end(run)
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Wait until every finished run is exported; False if ``timeout`` passed first."""
+    return all(processor.flush(timeout) for processor in get_settings().processors)
+
+
+def shutdown(timeout: float | None = None) -> None:
+    """Flush and stop every exporter."""
+    for processor in get_settings().processors:
+        processor.shutdown(timeout)

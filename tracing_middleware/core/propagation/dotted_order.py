@@ -1,0 +1,74 @@
+"""The ``langsmith-trace`` header: a dotted order, parsed strictly and never raising.
+
+Each segment is a UTC stamp ``YYYYMMDDTHHMMSS`` + 1-6 fraction digits + ``Z``, then a 36-character UUID
+(any version, any case). The first segment's UUID is the trace id, the last one's the sender's run.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import NamedTuple
+
+from tracing_middleware.core.propagation.limits import MAX_SEGMENTS, MAX_TRACE_HEADER, reject
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_SEGMENT = r"\d{8}T\d{6}\d{1,6}Z" + _UUID
+_WHOLE = re.compile(rf"(?:{_SEGMENT}\.)*{_SEGMENT}")
+_STAMP = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{1,6})Z")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class ParsedOrder(NamedTuple):
+    """What a receiver needs from a dotted order."""
+
+    dotted_order: str
+    trace_id: str
+    run_id: str
+    parent_run_id: str | None
+    start_us: int  # the last segment's stamp: a child must not start before it
+
+
+def stamp_to_us(stamp: str) -> int | None:
+    """Epoch microseconds of a dotted-order stamp, or None when it names no real instant."""
+    match = _STAMP.fullmatch(stamp)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction = match.groups()
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + int(fraction.ljust(6, "0"))
+
+
+def parse(value: str) -> ParsedOrder | None:
+    """Parse a ``langsmith-trace`` value; None (and one log line) when it is not a valid dotted order."""
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > MAX_TRACE_HEADER:
+        reject("langsmith-trace", "too long")
+        return None
+    if _WHOLE.fullmatch(value) is None:
+        reject("langsmith-trace", "not a dotted order")
+        return None
+    segments = value.split(".")
+    if len(segments) > MAX_SEGMENTS:
+        reject("langsmith-trace", "too many segments")
+        return None
+    start_us: int | None = None
+    for segment in segments:
+        start_us = stamp_to_us(segment[:-36])
+        if start_us is None:
+            reject("langsmith-trace", "impossible timestamp")
+            return None
+    assert start_us is not None  # the pattern guarantees at least one segment
+    return ParsedOrder(
+        dotted_order=value,
+        trace_id=segments[0][-36:].lower(),
+        run_id=segments[-1][-36:].lower(),
+        parent_run_id=segments[-2][-36:].lower() if len(segments) > 1 else None,
+        start_us=start_us,
+    )

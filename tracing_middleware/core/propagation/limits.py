@@ -1,0 +1,44 @@
+"""Size caps for untrusted tracing headers, and the once-per-interval log for rejected ones."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+MAX_TRACE_HEADER = 12_000  # about 200 dotted-order segments
+MAX_SEGMENTS = 200
+MAX_BAGGAGE_HEADER = 8192  # the W3C baggage limit
+MAX_METADATA_JSON = 4096
+MAX_JSON_DEPTH = 8
+MAX_TAGS = 64
+MAX_TAG_LENGTH = 256
+MAX_PROJECT_LENGTH = 256
+MAX_TRACEPARENT = 512
+MAX_TRACESTATE = 512
+
+logger = logging.getLogger("tracing_middleware.propagation")
+_LOG_INTERVAL_S = 60.0
+_last_logged: dict[str, float] = {}
+rejected: dict[str, int] = {}
+"""How many headers of each kind were (partly) ignored since start-up."""
+
+
+def reject(what: str, why: str) -> None:
+    """Log that an incoming header was (partly) ignored, once per header kind and interval.
+
+    The value itself is never logged: it is untrusted and may be huge or hold control characters.
+    """
+    rejected[what] = rejected.get(what, 0) + 1
+    now = time.monotonic()
+    if now - _last_logged.get(what, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S:
+        _last_logged[what] = now
+        logger.warning("ignoring an invalid %s header (%s)", what, why)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control(text: str) -> bool:
+    """True when ``text`` holds a control character (CR, LF, NUL, ...), which no header value may carry."""
+    return _CONTROL.search(text) is not None

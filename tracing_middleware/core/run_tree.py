@@ -1,0 +1,260 @@
+"""RunTree: one unit of work in a trace, as plain data. No I/O happens here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from tracing_middleware.core import ids
+from tracing_middleware.core.propagation import carriers, codec, traceparent
+
+__all__ = ["RunTree", "RUN_TYPES"]
+
+RUN_TYPES = ("chain", "llm", "tool", "retriever", "embedding", "prompt", "parser")
+
+
+def check_run_type(run_type: str) -> str:
+    """``run_type`` if LangSmith knows it; ``ValueError`` naming the valid ones otherwise."""
+    if run_type not in RUN_TYPES:
+        raise ValueError(f"run_type must be one of {', '.join(RUN_TYPES)}; got {run_type!r}")
+    return run_type
+
+
+def wrap_outputs(outputs: Any) -> dict[str, Any] | None:
+    """Outputs as LangSmith stores them: a dict as is, anything else under ``"output"``."""
+    if outputs is None or isinstance(outputs, dict):
+        return outputs
+    return {"output": outputs}
+
+
+class RunTree:
+    """A run: ids and dotted order, name and type, timing, inputs/outputs/error, tags and metadata.
+
+    Ids are canonical lowercase UUID strings (UUIDv7 for runs made here). Times are kept as epoch
+    microseconds (``start_us``/``end_us``); ``start_time``/``end_time`` give UTC datetimes.
+    """
+
+    __slots__ = (
+        "_order",
+        "_parent_order",
+        "_remote_span_id",
+        "end_us",
+        "error",
+        "events",
+        "id",
+        "inputs",
+        "metadata",
+        "name",
+        "otel_parent_span_id",
+        "outputs",
+        "parent_run_id",
+        "project_name",
+        "run_type",
+        "sampled",
+        "start_us",
+        "tags",
+        "trace_id",
+        "tracestate",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        name: str = "run",
+        run_type: str = "chain",
+        *,
+        inputs: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        project_name: str | None = None,
+        id: str | None = None,
+        start_time: datetime | None = None,
+    ) -> None:
+        """A new root run (use ``create_child`` for a child, ``from_headers`` for a remote parent)."""
+        self.id = str(id).lower() if id is not None else ids.new_id()
+        self.trace_id = self.id
+        self.parent_run_id: str | None = None
+        self.name = name
+        self.run_type = check_run_type(run_type)
+        self.start_us = ids.datetime_to_us(start_time) if start_time is not None else ids.now_us()
+        self.end_us: int | None = None
+        self.inputs: dict[str, Any] = inputs if inputs is not None else {}
+        self.outputs: dict[str, Any] | None = None
+        self.error: str | None = None
+        self.tags: list[str] = list(tags) if tags else []
+        self.metadata: dict[str, Any] = dict(metadata) if metadata else {}
+        self.project_name = project_name
+        self.events: list[dict[str, Any]] = []
+        self.sampled = True
+        self.tracestate: str | None = None
+        self.otel_parent_span_id: str | None = None
+        self._remote_span_id: str | None = None
+        self._order: str | None = None
+        self._parent_order: str | None = None
+
+    # -- tree ---------------------------------------------------------------------------------------
+
+    def create_child(
+        self,
+        name: str,
+        run_type: str = "chain",
+        *,
+        inputs: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        project_name: str | None = None,
+        run_id: str | None = None,
+    ) -> RunTree:
+        """A child run. It starts now, or at the parent's start if the parent's clock is ahead of ours."""
+        child = RunTree.__new__(RunTree)
+        child.id = str(run_id).lower() if run_id is not None else ids.new_id()
+        child.trace_id = self.trace_id
+        child.parent_run_id = self.id
+        child.name = name
+        child.run_type = run_type if run_type == "chain" else check_run_type(run_type)
+        now = ids.now_us()
+        child.start_us = now if now >= self.start_us else self.start_us
+        child.end_us = None
+        child.inputs = inputs if inputs is not None else {}
+        child.outputs = None
+        child.error = None
+        child.tags = self.tags + [t for t in tags if t not in self.tags] if tags else list(self.tags)
+        child.metadata = {**self.metadata, **metadata} if metadata else dict(self.metadata)
+        child.project_name = project_name or self.project_name
+        child.events = []
+        child.sampled = self.sampled
+        child.tracestate = self.tracestate
+        child.otel_parent_span_id = self._remote_span_id
+        child._remote_span_id = None
+        child._order = None
+        child._parent_order = self.dotted_order
+        return child
+
+    @property
+    def dotted_order(self) -> str:
+        """The run's position in its trace: the parent's dotted order, ``.``, then its own segment."""
+        order = self._order
+        if order is None:
+            own = ids.format_ts(self.start_us) + self.id
+            order = own if self._parent_order is None else f"{self._parent_order}.{own}"
+            self._order = order
+        return order
+
+    @property
+    def span_id(self) -> str:
+        """The W3C/OTLP span id (16 hex): the last 8 bytes of the run id."""
+        return self._remote_span_id or traceparent.span_id_of(self.id)
+
+    @property
+    def parent_span_id(self) -> str | None:
+        """The W3C/OTLP span id of the parent, or None for a root."""
+        if self.otel_parent_span_id is not None:
+            return self.otel_parent_span_id
+        return traceparent.span_id_of(self.parent_run_id) if self.parent_run_id else None
+
+    @property
+    def start_time(self) -> datetime:
+        """When the run started (UTC)."""
+        return ids.us_to_datetime(self.start_us)
+
+    @property
+    def end_time(self) -> datetime | None:
+        """When the run ended (UTC), or None while it runs."""
+        return None if self.end_us is None else ids.us_to_datetime(self.end_us)
+
+    # -- recording ----------------------------------------------------------------------------------
+
+    def end(
+        self, outputs: Any = None, error: str | BaseException | None = None, end_time: datetime | None = None
+    ) -> None:
+        """Mark the run finished; outputs are wrapped as LangSmith does; never ends before it started."""
+        end_us = ids.datetime_to_us(end_time) if end_time is not None else ids.now_us()
+        self.end_us = end_us if end_us >= self.start_us else self.start_us
+        if outputs is not None:
+            self.outputs = wrap_outputs(outputs)
+        if error is not None:
+            self.error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+
+    def add_tags(self, *tags: str) -> None:
+        """Add tags not yet present."""
+        self.tags.extend(t for t in tags if t not in self.tags)
+
+    def add_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Merge keys into the run's metadata."""
+        self.metadata.update(metadata)
+
+    def add_event(self, name: str, **attributes: Any) -> None:
+        """Record a point-in-time event on the run."""
+        self.events.append({"name": name, "time": ids.us_to_datetime(ids.now_us()).isoformat(), "kwargs": attributes})
+
+    # -- wire formats -------------------------------------------------------------------------------
+
+    def to_headers(self, *, w3c: bool = True) -> dict[str, str]:
+        """``langsmith-trace``, ``baggage`` and (unless ``w3c=False``) ``traceparent``/``tracestate``."""
+        return codec.outgoing(
+            self.dotted_order, self.trace_id, self.span_id,
+            self.metadata, self.tags, self.project_name,
+            w3c=w3c, sampled=self.sampled, tracestate=self.tracestate,
+        )  # fmt: skip
+
+    @classmethod
+    def from_headers(cls, headers: Any) -> RunTree | None:
+        """The caller's run from incoming headers (any carrier), or None. Never raises.
+
+        As in LangSmith's SDKs the result stands for the *remote* run: its ``id`` and ``dotted_order``
+        are the sender's, and ``create_child()`` continues the trace under it.
+        """
+        remote = codec.remote_parent(carriers.read_headers(headers))
+        if remote is None:
+            return None
+        run = cls.__new__(cls)
+        run.id = remote.run_id
+        run.trace_id = remote.trace_id
+        run.parent_run_id = remote.parent_run_id
+        run.name = "parent"
+        run.run_type = "chain"
+        run.start_us = remote.start_us
+        run.end_us = None
+        run.inputs = {}
+        run.outputs = None
+        run.error = None
+        run.tags = remote.tags
+        run.metadata = remote.metadata
+        run.project_name = remote.project_name
+        run.events = []
+        run.sampled = remote.sampled
+        run.tracestate = remote.tracestate
+        run.otel_parent_span_id = None
+        run._remote_span_id = remote.otel_span_id
+        run._order = remote.dotted_order
+        run._parent_order = None
+        return run
+
+    @classmethod
+    def from_dotted_order(cls, dotted_order: str) -> RunTree | None:
+        """The run a ``langsmith-trace`` value names, or None when it is invalid."""
+        return cls.from_headers({carriers.TRACE: dotted_order})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run in LangSmith's run schema (times as ISO 8601 strings)."""
+        end = self.end_time
+        return {
+            "id": self.id,
+            "trace_id": self.trace_id,
+            "parent_run_id": self.parent_run_id,
+            "dotted_order": self.dotted_order,
+            "name": self.name,
+            "run_type": self.run_type,
+            "start_time": self.start_time.isoformat(),
+            "end_time": end.isoformat() if end is not None else None,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "error": self.error,
+            "tags": list(self.tags),
+            "extra": {"metadata": dict(self.metadata)},
+            "events": list(self.events),
+            "session_name": self.project_name,
+        }
+
+    def __repr__(self) -> str:
+        return f"RunTree(id={self.id!r}, name={self.name!r}, run_type={self.run_type!r}, dotted_order={self._order!r})"

@@ -1,0 +1,90 @@
+"""Starting and finishing runs under the current context: the shared path of ``@traceable`` and ``trace``."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+from tracing_middleware.core import config
+from tracing_middleware.core.context import _STATE, TracingState, resolve_parent
+from tracing_middleware.core.run_tree import RunTree
+
+__all__ = ["start_run", "finish_run", "format_error"]
+
+_NO_PARENT = object()
+
+
+def start_run(
+    name: str,
+    run_type: str,
+    inputs: dict[str, Any] | None,
+    *,
+    tags: list[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    project_name: str | None = None,
+    parent: Any = _NO_PARENT,
+    run_id: str | None = None,
+) -> tuple[RunTree, contextvars.Token[TracingState]] | None:
+    """Make a run as a child of ``parent`` (default: the current run) and make it current.
+
+    Returns None when tracing is off here; otherwise the run and the token for ``finish_run``.
+    """
+    state = _STATE.get()
+    if not state.enabled:
+        return None
+    settings = config.get_settings()
+    if not settings.enabled:
+        return None
+    parent_run = state.run if parent is _NO_PARENT else resolve_parent(parent)
+    if state.tags:
+        tags = list(state.tags) + [t for t in tags or () if t not in state.tags]
+    if state.metadata:
+        metadata = {**state.metadata, **metadata} if metadata else state.metadata
+    project = project_name or state.project_name
+    if parent_run is not None:
+        run = parent_run.create_child(
+            name, run_type, inputs=inputs, tags=tags, metadata=dict(metadata) if metadata else None,
+            project_name=project, run_id=run_id,
+        )  # fmt: skip
+    else:
+        run = RunTree(
+            name, run_type, inputs=inputs, tags=tags, metadata=dict(metadata) if metadata else None,
+            project_name=project or settings.project_name, id=run_id,
+        )  # fmt: skip
+    return run, _STATE.set(state._replace(run=run))
+
+
+def format_error(error: BaseException) -> str:
+    """``Type: message`` and the traceback, as a run's ``error``."""
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return f"{type(error).__name__}: {error}\n\n{trace}"
+
+
+def fail(run: RunTree, error: BaseException) -> None:
+    """Record an exception on ``run``: the error text and an ``exception`` event."""
+    run.error = format_error(error)
+    run.add_event(
+        "exception",
+        **{"exception.type": type(error).__name__, "exception.message": str(error)},
+    )
+
+
+def finish_run(
+    run: RunTree,
+    token: contextvars.Token[TracingState] | None,
+    outputs: Any = None,
+    error: BaseException | None = None,
+) -> None:
+    """Restore the previous current run, end ``run`` and hand it to the exporters."""
+    if token is not None:
+        # Finished in another context (a generator closed elsewhere): there is nothing to restore.
+        with contextlib.suppress(ValueError):
+            _STATE.reset(token)
+    if error is not None:
+        fail(run, error)
+    if run.end_us is None or outputs is not None:
+        run.end(outputs)
+    config.record(run)

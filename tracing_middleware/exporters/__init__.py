@@ -1,0 +1,1 @@
+"""Exporters: where finished runs are stored or sent."""
