@@ -7,6 +7,9 @@ Environment variables (``configure`` arguments win):
 - ``TRACING_MIDDLEWARE_PROJECT`` (else ``LANGSMITH_PROJECT``) — project of runs that name none.
 - ``TRACING_MIDDLEWARE_SERVICE`` (else ``OTEL_SERVICE_NAME``) — the service recorded on each run.
 - ``TRACING_MIDDLEWARE_W3C`` — ``false`` stops emitting ``traceparent`` beside ``langsmith-trace``.
+- ``TRACING_MIDDLEWARE_SAMPLE_RATE`` (else ``LANGSMITH_TRACING_SAMPLING_RATE``) — share of traces
+  recorded, 0..1, decided per trace id exactly as LangSmith's SDKs decide it. Unsampled requests still
+  propagate their context.
 """
 
 from __future__ import annotations
@@ -19,15 +22,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tracing_middleware.core.export import Exporter, Processor, SimpleProcessor
+from tracing_middleware.core.propagation import codec
 from tracing_middleware.core.run_tree import RunTree
 
 __all__ = ["configure", "get_settings", "record", "EXPORTERS", "Settings", "shutdown", "flush"]
 
 # name -> "module:factory"; imported only when chosen, so the core stays free of optional imports.
 EXPORTERS: dict[str, str] = {
+    "sqlite": "tracing_middleware.exporters.sqlite:SQLiteExporter",
+    "jsonl": "tracing_middleware.exporters.jsonl:JSONLExporter",
+    "console": "tracing_middleware.exporters.console:ConsoleExporter",
     "memory": "tracing_middleware.exporters.memory:InMemoryExporter",
     "none": "",
 }
+DEFAULT_EXPORTER = "sqlite"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -43,6 +51,20 @@ def _flag(name: str, default: bool) -> bool:
     return default
 
 
+def _rate(value: float | None) -> float:
+    if value is None:
+        raw = (
+            os.environ.get("TRACING_MIDDLEWARE_SAMPLE_RATE") or os.environ.get("LANGSMITH_TRACING_SAMPLING_RATE") or "1"
+        )
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"the sample rate must be a number from 0 to 1; got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"sample_rate must be from 0 to 1; got {value!r}")
+    return float(value)
+
+
 def _default_service() -> str:
     main = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     return os.path.splitext(main)[0] or "python"
@@ -56,6 +78,7 @@ class Settings:
     project_name: str = "default"
     service_name: str = "python"
     w3c: bool = True
+    sample_rate: float = 1.0
     processors: tuple[Processor, ...] = ()
     exporters: list[Exporter] = field(default_factory=list)
 
@@ -96,6 +119,7 @@ def configure(
     service_name: str | None = None,
     enabled: bool | None = None,
     w3c: bool | None = None,
+    sample_rate: float | None = None,
 ) -> Settings:
     """Set up tracing; arguments left out come from the environment, then the defaults.
 
@@ -105,7 +129,7 @@ def configure(
     global _settings
     if exporter is None:
         specs: list[str | Exporter] = [
-            s for s in os.environ.get("TRACING_MIDDLEWARE_EXPORTER", "none").split(",") if s.strip()
+            s for s in os.environ.get("TRACING_MIDDLEWARE_EXPORTER", DEFAULT_EXPORTER).split(",") if s.strip()
         ]
     elif isinstance(exporter, (str, Exporter)):
         specs = [exporter]
@@ -125,11 +149,13 @@ def configure(
         or os.environ.get("OTEL_SERVICE_NAME")
         or _default_service(),
         w3c=_flag("TRACING_MIDDLEWARE_W3C", True) if w3c is None else bool(w3c),
+        sample_rate=_rate(sample_rate),
         processors=tuple(_processor(e) for e in exporters),
         exporters=exporters,
     )
     with _lock:
         previous, _settings = _settings, settings
+        codec.EMIT_W3C[0] = settings.w3c
     if previous is not None:
         for processor in previous.processors:
             processor.shutdown()
@@ -146,7 +172,9 @@ def get_settings() -> Settings:
 
 
 def record(run: RunTree) -> None:
-    """Hand a finished run to every exporter; never blocks on I/O, never raises."""
+    """Hand a finished, sampled run to every exporter; never blocks on I/O, never raises."""
+    if run.sampled is False:
+        return
     for processor in get_settings().processors:
         processor.on_end(run)
 

@@ -85,7 +85,7 @@ class RunTree:
         self.metadata: dict[str, Any] = dict(metadata) if metadata else {}
         self.project_name = project_name
         self.events: list[dict[str, Any]] = []
-        self.sampled = True
+        self.sampled: bool | None = None  # None: not decided yet (start_run decides by trace id)
         self.tracestate: str | None = None
         self.otel_parent_span_id: str | None = None
         self._remote_span_id: str | None = None
@@ -189,12 +189,15 @@ class RunTree:
 
     # -- wire formats -------------------------------------------------------------------------------
 
-    def to_headers(self, *, w3c: bool = True) -> dict[str, str]:
-        """``langsmith-trace``, ``baggage`` and (unless ``w3c=False``) ``traceparent``/``tracestate``."""
+    def to_headers(self, *, w3c: bool | None = None) -> dict[str, str]:
+        """``langsmith-trace``, ``baggage`` and ``traceparent``/``tracestate``.
+
+        ``w3c=False`` (or ``configure(w3c=False)``) leaves out the W3C headers.
+        """
         return codec.outgoing(
             self.dotted_order, self.trace_id, self.span_id,
             self.metadata, self.tags, self.project_name,
-            w3c=w3c, sampled=self.sampled, tracestate=self.tracestate,
+            w3c=codec.EMIT_W3C[0] if w3c is None else w3c, sampled=self.sampled, tracestate=self.tracestate,
         )  # fmt: skip
 
     @classmethod

@@ -11,6 +11,7 @@ from typing import Any
 from tracing_middleware.core import config
 from tracing_middleware.core.context import _STATE, TracingState, resolve_parent
 from tracing_middleware.core.run_tree import RunTree
+from tracing_middleware.core.sampling import is_sampled
 
 __all__ = ["start_run", "finish_run", "format_error"]
 
@@ -54,6 +55,8 @@ def start_run(
             name, run_type, inputs=inputs, tags=tags, metadata=dict(metadata) if metadata else None,
             project_name=project or settings.project_name, id=run_id,
         )  # fmt: skip
+    if run.sampled is None:
+        run.sampled = is_sampled(run.trace_id, settings.sample_rate)
     return run, _STATE.set(state._replace(run=run))
 
 

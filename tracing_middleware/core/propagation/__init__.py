@@ -17,7 +17,7 @@ def extract(carrier: Any) -> Any:
     return RunTree.from_headers(carrier)
 
 
-def inject(carrier: Any, run: Any = None, *, w3c: bool = True) -> None:
+def inject(carrier: Any, run: Any = None, *, w3c: bool | None = None) -> None:
     """Write ``run``'s headers (default: the current run) into ``carrier``; nothing when there is no run.
 
     An existing ``baggage`` keeps the other vendors' members; ours replace any earlier ones.

@@ -9,6 +9,8 @@ from tracing_middleware.core.propagation import baggage, dotted_order, tracepare
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT, TRACESTATE, Found
 from tracing_middleware.core.propagation.limits import reject
 
+EMIT_W3C = [True]  # configure() sets it: whether runs send traceparent beside langsmith-trace by default
+
 
 class RemoteParent(NamedTuple):
     """The caller's run as the headers describe it."""
@@ -22,7 +24,7 @@ class RemoteParent(NamedTuple):
     tags: list[str]
     project_name: str | None
     otel_span_id: str | None  # set when the caller spoke only W3C: its span is not a run of ours
-    sampled: bool
+    sampled: bool | None  # the caller's W3C sampled flag; None when it sent none
     tracestate: str | None
 
 
@@ -47,7 +49,7 @@ def remote_parent(found: Found) -> RemoteParent | None:
     if order is None and w3c is None:
         return None
     bag = baggage.parse(found.get(BAGGAGE, []))
-    sampled = w3c.sampled if w3c is not None else True
+    sampled = w3c.sampled if w3c is not None else None
     if order is not None:  # langsmith-trace wins over traceparent when both are valid
         return RemoteParent(*order, bag.metadata, bag.tags, bag.project_name, None, sampled, state)
     assert w3c is not None
@@ -70,7 +72,7 @@ def outgoing(
     project_name: str | None,
     *,
     w3c: bool,
-    sampled: bool,
+    sampled: bool | None,
     tracestate: str | None,
 ) -> dict[str, str]:
     """The headers a run sends downstream, lowercase names."""
@@ -79,7 +81,7 @@ def outgoing(
     if bag:
         headers[BAGGAGE] = bag
     if w3c:
-        headers[TRACEPARENT] = traceparent.format_traceparent(trace_id, span_id, sampled)
+        headers[TRACEPARENT] = traceparent.format_traceparent(trace_id, span_id, sampled is not False)
         if tracestate:
             headers[TRACESTATE] = tracestate
     return headers

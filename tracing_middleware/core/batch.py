@@ -1,0 +1,235 @@
+"""BatchProcessor: finished runs go on a bounded queue; a background thread exports them in batches.
+
+The request path only appends to a deque (no lock, no I/O). When the queue is full the run is
+dropped and counted, never waited for. Exports run on the worker thread with tracing suppressed, are
+retried with backoff a bounded number of times, then counted as lost. A forked child (a gunicorn
+worker) starts with an empty queue and its own thread on first use. Runs still queued are flushed at
+interpreter exit; a SIGTERM that would kill the process outright first flushes too.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import itertools
+import logging
+import os
+import signal
+import threading
+import time
+import weakref
+from types import FrameType
+from typing import Any
+
+from tracing_middleware.core.context import suppress_tracing
+from tracing_middleware.core.export import Exporter, FailureLog
+from tracing_middleware.core.run_tree import RunTree
+
+__all__ = ["BatchProcessor"]
+
+logger = logging.getLogger("tracing_middleware.export")
+_live: weakref.WeakSet[BatchProcessor] = weakref.WeakSet()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer; got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {raw!r}")
+    return value
+
+
+class BatchProcessor:
+    """Export runs in the background; ``on_end`` costs a deque append.
+
+    ``max_queue`` (``TRACING_MIDDLEWARE_QUEUE_SIZE``, default 50,000) bounds memory; ``batch_size``
+    (``TRACING_MIDDLEWARE_BATCH_SIZE``, default 1,000) and ``interval_s`` (default 0.2 s) set how often
+    the exporter is called; ``max_attempts`` (default 3) bounds retries of one failing batch.
+    """
+
+    def __init__(
+        self,
+        exporter: Exporter,
+        *,
+        max_queue: int | None = None,
+        batch_size: int | None = None,
+        interval_s: float = 0.2,
+        max_attempts: int = 3,
+        backoff_s: float = 0.05,
+    ) -> None:
+        self.exporter = exporter
+        self.max_queue = max_queue or _env_int("TRACING_MIDDLEWARE_QUEUE_SIZE", 50_000)
+        self.batch_size = batch_size or _env_int("TRACING_MIDDLEWARE_BATCH_SIZE", 1_000)
+        if interval_s <= 0 or max_attempts < 1:
+            raise ValueError("interval_s must be > 0 and max_attempts >= 1")
+        self.interval_s = interval_s
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s
+        self.failures = FailureLog(f"exporter {type(exporter).__name__}")
+        self.dropped = FailureLog("tracing queue full: runs dropped")
+        self.exported = 0
+        self._stopped = False
+        self._reset()
+        _live.add(self)
+        _install_exit_hooks()
+
+    def _reset(self) -> None:
+        """Fresh queue, thread state and counters: at start and in a forked child."""
+        self._queue: collections.deque[RunTree] = collections.deque()
+        self._wake = threading.Event()
+        self._done = threading.Condition()
+        self._handed = itertools.count(1)  # next() is atomic: counts runs handed over, dropped ones too
+        self._last_handed = 0
+        self._settled = 0  # runs exported, lost or dropped
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    # -- request path -------------------------------------------------------------------------------
+
+    def on_end(self, run: RunTree) -> None:
+        """Queue a finished run; drops (and counts) it when the queue is full. Never blocks."""
+        queue = self._queue
+        self._last_handed = next(self._handed)
+        if len(queue) >= self.max_queue or self._stopped:
+            self.dropped.record(OverflowError(f"queue holds {self.max_queue} runs"))
+            self._settle(1)
+            return
+        queue.append(run)
+        if self._thread is None:
+            self._start()
+        if len(queue) >= self.batch_size:
+            self._wake.set()
+
+    def _settle(self, count: int) -> None:
+        with self._done:
+            self._settled += count
+            self._done.notify_all()
+
+    # -- worker ---------------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                thread = threading.Thread(target=self._work, name="tracing-middleware-export", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def _work(self) -> None:
+        with suppress_tracing():  # an exporter using httpx/requests must not trace itself
+            while True:
+                self._wake.wait(self.interval_s)
+                self._wake.clear()
+                self._drain()
+                if self._stopped and not self._queue:
+                    return
+
+    def _drain(self) -> None:
+        queue = self._queue
+        while queue:
+            batch = []
+            try:
+                for _ in range(self.batch_size):
+                    batch.append(queue.popleft())
+            except IndexError:
+                pass
+            self._export(batch)
+            self._settle(len(batch))
+
+    def _export(self, batch: list[RunTree]) -> None:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                self.exporter.export(batch)
+            except Exception as error:  # the exporter's fault must never reach the app
+                if attempt == self.max_attempts:
+                    self.failures.record(error, len(batch))
+                    return
+                time.sleep(self.backoff_s * (2 ** (attempt - 1)))
+            else:
+                self.exported += len(batch)
+                return
+
+    # -- control ------------------------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every run handed over before this call is exported (or lost); False on timeout."""
+        target = self._last_handed
+        if self._thread is None and self._queue:
+            self._start()
+        self._wake.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._done:
+            while self._settled < target:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._done.wait(remaining if remaining is not None else 0.5)
+                if self._thread is not None and not self._thread.is_alive() and self._queue:
+                    self._start_dead_worker()
+        return True
+
+    def _start_dead_worker(self) -> None:
+        self._thread = None
+        self._start()
+
+    def shutdown(self, timeout: float | None = 5.0) -> None:
+        """Flush, stop the worker and shut the exporter down. Later runs are dropped."""
+        if self._stopped:
+            return
+        self.flush(timeout)
+        self._stopped = True
+        self._wake.set()
+        try:
+            self.exporter.shutdown()
+        except Exception as error:
+            self.failures.record(error, 0)
+
+    def _after_fork(self) -> None:
+        # The parent exports what it queued; the child starts empty, with a thread of its own.
+        self._reset()
+
+
+def _after_fork_in_child() -> None:
+    for processor in list(_live):
+        processor._after_fork()
+
+
+def _flush_all() -> None:
+    for processor in list(_live):
+        processor.flush(timeout=5.0)
+
+
+_hooks_installed = False
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_flush_all)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+    _chain_sigterm()
+
+
+def _chain_sigterm() -> None:
+    """Flush before a default SIGTERM kills the process; a server's own handler is left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return  # uvicorn, gunicorn & co. exit cleanly on SIGTERM themselves, and atexit flushes
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> Any:
+            _flush_all()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except (ValueError, OSError):  # not allowed here (embedded interpreter): atexit still flushes
+        pass

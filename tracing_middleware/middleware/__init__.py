@@ -1,0 +1,1 @@
+"""Inbound tracing: pure ASGI and WSGI middleware and the request run they share."""
