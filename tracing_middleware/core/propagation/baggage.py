@@ -10,6 +10,7 @@ A tag that contains ``,`` is split in two on the wire, as in both LangSmith SDKs
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote
@@ -63,38 +64,55 @@ def _depth_ok(value: Any, limit: int) -> bool:
     return True
 
 
-def _metadata(raw: str) -> dict[str, Any] | None:
-    text = unquote(raw, errors="strict")
-    if len(text) > MAX_METADATA_JSON:
-        reject("baggage", "metadata too large")
-        return None
-    value = json.loads(text, parse_constant=_no_constants)
+# The decoders below are pure functions of the raw member, cached: every hop and call of a trace
+# sends the same baggage, and percent-decoding is the slow part. They return (value, why-rejected).
+@functools.lru_cache(maxsize=512)
+def _metadata_text(raw: str) -> tuple[str | None, str | None]:
+    """The decoded, checked JSON text of a metadata member (parsed afresh per use: callers mutate it)."""
+    try:
+        text = unquote(raw, errors="strict")
+        if len(text) > MAX_METADATA_JSON:
+            return None, "metadata too large"
+        value = json.loads(text, parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None, "metadata is not JSON"
     if not isinstance(value, dict):
-        reject("baggage", "metadata is not a JSON object")
-        return None
+        return None, "metadata is not a JSON object"
     if not _depth_ok(value, MAX_JSON_DEPTH):
-        reject("baggage", "metadata nested too deeply")
-        return None
-    return value
+        return None, "metadata nested too deeply"
+    return text, None
 
 
-def _tags(raw: str) -> list[str]:
+@functools.lru_cache(maxsize=512)
+def _tags(raw: str) -> tuple[tuple[str, ...], str | None]:
+    try:
+        decoded = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        return (), "tags are not UTF-8"
     tags: list[str] = []
-    for tag in unquote(raw, errors="strict").split(","):
-        if tag and len(tag) <= MAX_TAG_LENGTH and not has_control(tag) and tag not in tags:
-            if len(tags) == MAX_TAGS:
-                reject("baggage", "too many tags")
-                break
+    why = None
+    for tag in decoded.split(","):
+        if not tag or tag in tags:
+            continue
+        if len(tag) > MAX_TAG_LENGTH or has_control(tag):
+            why = "bad tag"
+        elif len(tags) == MAX_TAGS:
+            why = "too many tags"
+            break
+        else:
             tags.append(tag)
-    return tags
+    return tuple(tags), why
 
 
-def _project(raw: str) -> str | None:
-    name = unquote(raw, errors="strict")
+@functools.lru_cache(maxsize=512)
+def _project(raw: str) -> tuple[str | None, str | None]:
+    try:
+        name = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        return None, "project is not UTF-8"
     if not name or len(name) > MAX_PROJECT_LENGTH or has_control(name):
-        reject("baggage", "bad project name")
-        return None
-    return name
+        return None, "bad project name"
+    return name, None
 
 
 def split_members(header: str) -> list[tuple[str, str]]:
@@ -126,20 +144,24 @@ def parse(values: list[str]) -> Baggage:
         if key not in OURS:
             continue
         raw = member.split("=", 1)[1].split(";", 1)[0].strip() if "=" in member else ""
-        try:
-            if key == METADATA:
-                metadata = _metadata(raw) or {}
-            elif key == TAGS:
-                tags = _tags(raw)
-            else:
-                project = _project(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            reject("baggage", f"bad {key} member")
+        if key == METADATA:
+            text, why = _metadata_text(raw)
+            metadata = json.loads(text) if text is not None else {}
+        elif key == TAGS:
+            found, why = _tags(raw)
+            tags = list(found)
+        else:
+            project, why = _project(raw)
+        if why is not None:
+            reject("baggage", why)
     return Baggage(metadata, tags, project)
 
 
 def _compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+_quote = functools.lru_cache(maxsize=512)(quote)  # the same metadata/tags/project go out on every call
 
 
 def encode(metadata: dict[str, Any] | None, tags: list[str] | None, project_name: str | None) -> str:
@@ -151,11 +173,11 @@ def encode(metadata: dict[str, Any] | None, tags: list[str] | None, project_name
         except (TypeError, ValueError):  # e.g. a cycle: keep the headers flowing without it
             text = ""
         if text and len(text) <= MAX_METADATA_JSON:
-            items.append(f"{METADATA}={quote(text)}")
+            items.append(f"{METADATA}={_quote(text)}")
     if tags:
-        items.append(f"{TAGS}={quote(','.join(tags))}")
+        items.append(f"{TAGS}={_quote(','.join(tags))}")
     if project_name:
-        items.append(f"{PROJECT}={quote(project_name)}")
+        items.append(f"{PROJECT}={_quote(project_name)}")
     return ",".join(items)
 
 

@@ -6,6 +6,7 @@ Each segment is a UTC stamp ``YYYYMMDDTHHMMSS`` + 1-6 fraction digits + ``Z``, t
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timezone
 from typing import NamedTuple
@@ -29,18 +30,28 @@ class ParsedOrder(NamedTuple):
     start_us: int  # the last segment's stamp: a child must not start before it
 
 
-def stamp_to_us(stamp: str) -> int | None:
-    """Epoch microseconds of a dotted-order stamp, or None when it names no real instant."""
-    match = _STAMP.fullmatch(stamp)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction = match.groups()
+@functools.lru_cache(maxsize=1024)
+def _seconds(prefix: str) -> int | None:
+    """Epoch seconds of ``YYYYMMDDTHHMMSS`` (cached: the segments of a trace share a few seconds)."""
     try:
-        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=timezone.utc)
+        moment = datetime(
+            int(prefix[0:4]), int(prefix[4:6]), int(prefix[6:8]),
+            int(prefix[9:11]), int(prefix[11:13]), int(prefix[13:15]), tzinfo=timezone.utc,
+        )  # fmt: skip
     except ValueError:
         return None
     delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + int(fraction.ljust(6, "0"))
+    return delta.days * 86_400 + delta.seconds
+
+
+def stamp_to_us(stamp: str) -> int | None:
+    """Epoch microseconds of a dotted-order stamp, or None when it names no real instant."""
+    if _STAMP.fullmatch(stamp) is None:
+        return None
+    seconds = _seconds(stamp[:15])
+    if seconds is None:
+        return None
+    return seconds * 1_000_000 + int(stamp[15:-1].ljust(6, "0"))
 
 
 def parse(value: str) -> ParsedOrder | None:
@@ -58,13 +69,13 @@ def parse(value: str) -> ParsedOrder | None:
     if len(segments) > MAX_SEGMENTS:
         reject("langsmith-trace", "too many segments")
         return None
-    start_us: int | None = None
+    # The pattern has checked the shape; each stamp must still name a real instant (no 30 February).
     for segment in segments:
-        start_us = stamp_to_us(segment[:-36])
-        if start_us is None:
+        if _seconds(segment[:15]) is None:
             reject("langsmith-trace", "impossible timestamp")
             return None
-    assert start_us is not None  # the pattern guarantees at least one segment
+    last = segments[-1]
+    start_us = (_seconds(last[:15]) or 0) * 1_000_000 + int(last[15:-37].ljust(6, "0"))
     return ParsedOrder(
         dotted_order=value,
         trace_id=segments[0][-36:].lower(),
