@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from datetime import date, datetime, time
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote
 
@@ -48,6 +50,13 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e999 overflows to infinity, which JSON cannot carry
+        raise ValueError("number out of range")
+    return value
+
+
 def _depth_ok(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -73,8 +82,10 @@ def _metadata_text(raw: str) -> tuple[str | None, str | None]:
         text = unquote(raw, errors="strict")
         if len(text) > MAX_METADATA_JSON:
             return None, "metadata too large"
-        value = json.loads(text, parse_constant=_no_constants)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        value = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
+        # A \ud800 escape decodes to a lone surrogate, which no exporter can encode.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):
         return None, "metadata is not JSON"
     if not isinstance(value, dict):
         return None, "metadata is not a JSON object"
@@ -136,7 +147,8 @@ def parse(values: list[str]) -> Baggage:
         return EMPTY
     if len(header) > MAX_BAGGAGE_HEADER:
         reject("baggage", "too long")
-        header = header[:MAX_BAGGAGE_HEADER].rsplit(",", 1)[0]  # whole members only
+        cut = header[:MAX_BAGGAGE_HEADER]
+        header = cut[: cut.rfind(",")] if "," in cut else ""  # whole members only
     metadata: dict[str, Any] = {}
     tags: list[str] = []
     project: str | None = None
@@ -157,11 +169,23 @@ def parse(values: list[str]) -> Baggage:
     return Baggage(metadata, tags, project)
 
 
+def _json_default(value: Any) -> Any:
+    """Non-JSON values as LangSmith's SDK sends them: dates and times in ISO 8601, sets as lists, else str()."""
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    return str(value)
+
+
 def _compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
-_quote = functools.lru_cache(maxsize=512)(quote)  # the same metadata/tags/project go out on every call
+@functools.lru_cache(maxsize=512)  # the same metadata/tags/project go out on every call
+def _quote(text: str) -> str:
+    # A lone surrogate cannot be UTF-8 encoded; replacing it keeps the headers flowing.
+    return quote(text, errors="replace")
 
 
 def encode(metadata: dict[str, Any] | None, tags: list[str] | None, project_name: str | None) -> str:
@@ -181,9 +205,30 @@ def encode(metadata: dict[str, Any] | None, tags: list[str] | None, project_name
     return ",".join(items)
 
 
+_ESCAPED = re.compile(r"[^%]*(?:%[0-9A-Fa-f]{2}[^%]*)*")
+
+
+def _well_formed(member: str) -> bool:
+    """A W3C ``key=value`` member whose value decodes: LangSmith's parsers give up on the whole header otherwise."""
+    key, eq, rest = member.partition("=")
+    value = rest.split(";", 1)[0].strip()
+    if not key.strip() or not eq or _ESCAPED.fullmatch(value) is None:
+        return False
+    try:
+        unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def merge(existing: list[str], ours: str) -> str:
-    """One baggage value: the other vendors' members of ``existing``, then ours."""
-    kept = [member for values in existing for key, member in split_members(values) if key not in OURS]
+    """One baggage value: the other vendors' well-formed members of ``existing``, then ours."""
+    kept = [
+        member
+        for values in existing
+        for key, member in split_members(values)
+        if key not in OURS and _well_formed(member)
+    ]
     if ours:
         kept.append(ours)
     return ",".join(kept)

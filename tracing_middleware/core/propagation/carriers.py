@@ -117,7 +117,8 @@ def write_headers(carrier: Any, headers: Mapping[str, str]) -> None:
     """
     if isinstance(carrier, list):
         names = {name.encode("latin-1") for name in headers}
-        as_bytes = bool(carrier) and isinstance(carrier[0][0], (bytes, bytearray))
+        # An empty list is taken to be ASGI's; otherwise the pairs' own kind is kept.
+        as_bytes = not carrier or isinstance(carrier[0][0], (bytes, bytearray))
         carrier[:] = [
             pair
             for pair in carrier
@@ -125,7 +126,7 @@ def write_headers(carrier: Any, headers: Mapping[str, str]) -> None:
             not in names
         ]
         for name, value in headers.items():
-            if as_bytes or not carrier:
+            if as_bytes:
                 carrier.append((name.encode("latin-1"), value.encode("latin-1")))
             else:
                 carrier.append((name, value))

@@ -15,8 +15,8 @@ from tracing_middleware.core.propagation.limits import MAX_SEGMENTS, MAX_TRACE_H
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _SEGMENT = r"\d{8}T\d{6}\d{1,6}Z" + _UUID
-_WHOLE = re.compile(rf"(?:{_SEGMENT}\.)*{_SEGMENT}")
-_STAMP = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{1,6})Z")
+_WHOLE = re.compile(rf"(?:{_SEGMENT}\.)*{_SEGMENT}", re.ASCII)  # ASCII: \d must not match other scripts' digits
+_STAMP = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{1,6})Z", re.ASCII)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
