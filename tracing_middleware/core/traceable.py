@@ -180,7 +180,11 @@ def _wrap_generator(func: Callable[..., Any], spec: _Spec) -> Callable[..., Any]
                 try:
                     sent = yield item
                 except GeneratorExit:
-                    gen.close()
+                    step = _STATE.set(state)  # its cleanup code runs inside the run, as its body did
+                    try:
+                        gen.close()
+                    finally:
+                        _STATE.reset(step)
                     run.add_event("closed", items=len(items))
                     _end((run, None, started[2]), {"output": items})
                     raise
@@ -225,7 +229,11 @@ def _wrap_async_generator(func: Callable[..., Any], spec: _Spec) -> Callable[...
                 try:
                     sent = yield item
                 except GeneratorExit:
-                    await agen.aclose()
+                    step = _STATE.set(state)
+                    try:
+                        await agen.aclose()
+                    finally:
+                        _STATE.reset(step)
                     run.add_event("closed", items=len(items))
                     _end((run, None, started[2]), {"output": items})
                     raise

@@ -132,6 +132,12 @@ def write_headers(carrier: Any, headers: Mapping[str, str]) -> None:
                 carrier.append((name, value))
         return
     if isinstance(carrier, dict):
+        if "type" in carrier and isinstance(carrier.get("headers"), list):  # an ASGI scope
+            write_headers(carrier["headers"], headers)
+            return
+        if "REQUEST_METHOD" in carrier or "wsgi.version" in carrier:  # a WSGI environ
+            carrier.update({"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()})
+            return
         stale = [key for key in carrier if isinstance(key, str) and key.lower() in headers and key not in headers]
         for key in stale:
             del carrier[key]
