@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator, Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
+from tracing_middleware.core import config
 from tracing_middleware.core.context import _STATE
 from tracing_middleware.core.run_tree import RunTree, check_run_type
 from tracing_middleware.core.runs import _NO_PARENT, finish_run, start_run
@@ -74,8 +75,8 @@ class _Spec:
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
         extra = kwargs.pop("langsmith_extra", None)
-        if not _STATE.get().enabled:
-            return None
+        if not _STATE.get().enabled or not config.get_settings().enabled:
+            return None  # before the inputs are built: a disabled call costs two lookups
         tags, metadata, parent, run_id, name, project = (
             self.tags,
             self.metadata,

@@ -57,6 +57,21 @@ def _finite(text: str) -> float:
     return value
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite)
+
+
+def _unquote(raw: str) -> str:
+    """``urllib.parse.unquote(raw, errors="strict")``, the escapes decoded in C for the usual input."""
+    if "%" not in raw:
+        return raw
+    if "\\" not in raw and raw.isascii():
+        try:  # %XX -> \xXX -> latin-1 code points -> the UTF-8 they spell; a malformed escape raises
+            return raw.replace("%", "\\x").encode("ascii").decode("unicode_escape").encode("latin-1").decode()
+        except UnicodeDecodeError:
+            pass  # a stray "%" or invalid UTF-8: unquote keeps the one and raises on the other
+    return unquote(raw, errors="strict")
+
+
 def _depth_ok(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -79,10 +94,10 @@ def _depth_ok(value: Any, limit: int) -> bool:
 def _metadata_text(raw: str) -> tuple[str | None, str | None]:
     """The decoded, checked JSON text of a metadata member (parsed afresh per use: callers mutate it)."""
     try:
-        text = unquote(raw, errors="strict")
+        text = _unquote(raw)
         if len(text) > MAX_METADATA_JSON:
             return None, "metadata too large"
-        value = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
+        value = _DECODER.decode(text)
         # A \ud800 escape decodes to a lone surrogate, which no exporter can encode.
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeError, RecursionError):
@@ -97,7 +112,7 @@ def _metadata_text(raw: str) -> tuple[str | None, str | None]:
 @functools.lru_cache(maxsize=512)
 def _tags(raw: str) -> tuple[tuple[str, ...], str | None]:
     try:
-        decoded = unquote(raw, errors="strict")
+        decoded = _unquote(raw)
     except UnicodeDecodeError:
         return (), "tags are not UTF-8"
     tags: list[str] = []
@@ -118,7 +133,7 @@ def _tags(raw: str) -> tuple[tuple[str, ...], str | None]:
 @functools.lru_cache(maxsize=512)
 def _project(raw: str) -> tuple[str | None, str | None]:
     try:
-        name = unquote(raw, errors="strict")
+        name = _unquote(raw)
     except UnicodeDecodeError:
         return None, "project is not UTF-8"
     if not name or len(name) > MAX_PROJECT_LENGTH or has_control(name):
@@ -158,7 +173,7 @@ def parse(values: list[str]) -> Baggage:
         raw = member.split("=", 1)[1].split(";", 1)[0].strip() if "=" in member else ""
         if key == METADATA:
             text, why = _metadata_text(raw)
-            metadata = json.loads(text) if text is not None else {}
+            metadata = _DECODER.decode(text) if text is not None else {}
         elif key == TAGS:
             found, why = _tags(raw)
             tags = list(found)
@@ -178,12 +193,19 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+# Built once: json.dumps given options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
+_compact_json = _ENCODER.encode
+_QUOTE_ASCII = {
+    i: chr(i) if chr(i).isalnum() or chr(i) in "_.-~/" else f"%{i:02X}" for i in range(128)
+}  # fmt: skip
 
 
 @functools.lru_cache(maxsize=512)  # the same metadata/tags/project go out on every call
 def _quote(text: str) -> str:
+    """``urllib.parse.quote(text)``; ASCII text through one ``str.translate`` instead of a per-byte loop."""
+    if text.isascii():
+        return text.translate(_QUOTE_ASCII)
     # A lone surrogate cannot be UTF-8 encoded; replacing it keeps the headers flowing.
     return quote(text, errors="replace")
 

@@ -67,6 +67,8 @@ def format_traceparent(trace_id: str, span_id: str, sampled: bool = True) -> str
 
 def clean_tracestate(values: list[str]) -> str | None:
     """The incoming ``tracestate`` to pass on (repeats joined), or None when absent or unusable."""
+    if not values:
+        return None
     value = ",".join(v.strip() for v in values if v.strip())
     if not value:
         return None
