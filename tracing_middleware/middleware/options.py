@@ -28,7 +28,9 @@ class RequestInfo:
     path: str
     query_string: str
     client_host: str | None
-    headers: Sequence[tuple[str, str]]  # lowercase names, every value
+    # Lowercase names, every value. Empty unless an option reads headers (capture_headers, run_name,
+    # trust, shared_secret): the ASGI middleware skips decoding them otherwise.
+    headers: Sequence[tuple[str, str]]
     route: str | None = None  # the route template, once routing has resolved it
 
     def header(self, name: str) -> str | None:

@@ -65,7 +65,8 @@ def _scan(found: Found, items: Iterable[Any]) -> None:
             key, value = item
         except (TypeError, ValueError):
             continue
-        name = _name(key)
+        # ASGI's (bytes, bytes) pairs are the hot case: one dict lookup, no isinstance chain.
+        name = _BYTES_NAMES.get(key.lower()) if type(key) is bytes else _name(key)
         if name is not None:
             _add(found, name, value)
 

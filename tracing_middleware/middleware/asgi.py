@@ -1,0 +1,203 @@
+"""Pure ASGI middleware: one run per HTTP request or WebSocket connection, continuing the caller's trace.
+
+Works with any ASGI 3 application and with Starlette/FastAPI's ``app.add_middleware``. It imports no
+framework: the route template is read duck-typed from ``scope["route"]``, which Starlette's router
+sets on the very scope dict the middleware passed in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
+from tracing_middleware.middleware.request import SCOPE_KEY, RequestRun
+
+__all__ = ["TracingMiddleware", "SCOPE_KEY", "route_template"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("tracing_middleware.asgi")
+
+_TRACED = frozenset({"http", "websocket"})
+# Messages after which no more response is sent: the run ends once they went out.
+_LAST_BODY = frozenset({"http.response.body", "websocket.http.response.body"})
+_START = frozenset({"http.response.start", "websocket.http.response.start"})
+_NORMAL_CLOSE = (1000, 1001)
+_outbound = {"pending": True}
+
+
+def _instrument_outbound() -> None:
+    """Patch outbound HTTP clients once per process, when that part of the package is installed."""
+    _outbound["pending"] = False
+    try:
+        instrument = importlib.import_module("tracing_middleware.instrument").instrument
+    except (ImportError, AttributeError):
+        return
+    try:
+        instrument()
+    except Exception as error:  # outbound propagation is a convenience; never fail the request for it
+        logger.warning("outbound instrumentation failed: %s: %s", type(error).__name__, error)
+
+
+def route_template(scope: Scope, root_path: str = "") -> str | None:
+    """The matched route's template (e.g. ``/items/{item_id}``) after routing, or None.
+
+    ``root_path`` is the scope's root path before routing; anything a ``Mount`` added to it since is
+    the mount's prefix. Never raises.
+    """
+    route = scope.get("route")
+    if route is None:
+        return None
+    try:
+        template = getattr(route, "path_format", None) or getattr(route, "path", None)
+        if not isinstance(template, str):
+            return None
+        mounted = scope.get("root_path", "")
+        prefix = mounted[len(root_path) :] if mounted != root_path and mounted.startswith(root_path) else ""
+        if hasattr(route, "routes"):  # a Mount handled the request itself: its path is already the prefix
+            return (prefix or template.removesuffix("/{path}")) + "/{path}"
+        return prefix + template if prefix else template
+    except Exception:  # a foreign route object: name the run by its method only
+        return None
+
+
+def _is_normal_close(error: BaseException) -> bool:
+    """A WebSocket peer going away normally is how connections end, not a failure."""
+    return type(error).__name__ == "WebSocketDisconnect" and getattr(error, "code", None) in _NORMAL_CLOSE
+
+
+class TracingMiddleware:
+    """Trace each HTTP request and WebSocket connection as a run, a child of the caller's run.
+
+    ``app.add_middleware(TracingMiddleware, **options)`` (Starlette, FastAPI) or
+    ``TracingMiddleware(asgi_app, **options)``; the options are ``MiddlewareOptions``' fields. Lifespan
+    and other scopes pass through untouched. The handler sees the request run through
+    ``get_current_run_tree()``; it is also at ``scope[SCOPE_KEY]``. The run ends when the last body
+    message has been sent (a streaming response is covered entirely), or for a WebSocket when the
+    connection closes. A second layer of this middleware on the same request passes it through.
+
+    Run names: ``"GET /items/{item_id}"`` from the route template once routing resolved it, the method
+    alone when nothing matched (never the raw path); WebSocket connections use ``WS`` as the method.
+    ``RequestInfo.headers`` is filled only when an option reads headers (``capture_headers``,
+    ``run_name``, ``trust``, ``shared_secret``), so the common path skips decoding them.
+    """
+
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        if not callable(app):
+            raise TypeError("TracingMiddleware wraps an ASGI application: TracingMiddleware(app, **options)")
+        self.app = app
+        self.options: MiddlewareOptions = options_from(options)
+        opts = self.options
+        # Decoding every header costs more than the rest of RequestInfo; only these options read them.
+        self._read_headers = bool(opts.capture_headers or opts.run_name or opts.trust or opts.shared_secret)
+        self._excludes = bool(opts.exclude_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in _TRACED or SCOPE_KEY in scope:
+            await self.app(scope, receive, send)
+            return
+        if _outbound["pending"] and self.options.instrument_outbound:
+            _instrument_outbound()
+        path = scope.get("path", "")
+        if self._excludes and self.options.excluded(path):
+            scope[SCOPE_KEY] = None
+            await self.app(scope, receive, send)
+            return
+        raw_headers = scope.get("headers", ())
+        client = scope.get("client")
+        info = RequestInfo(
+            scope.get("method", "GET") if kind == "http" else "WS",
+            path,
+            scope.get("query_string", b"").decode("latin-1"),
+            client[0] if client else None,
+            [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw_headers]
+            if self._read_headers
+            else (),
+        )
+        request = RequestRun.begin(info, raw_headers, self.options)
+        scope[SCOPE_KEY] = None if request is None else request.run  # also tells a second layer to stand aside
+        if request is None:
+            await self.app(scope, receive, send)
+            return
+        if kind == "websocket":
+            await self._websocket(request, scope, receive, send)
+            return
+        root_path = scope.get("root_path", "")
+        trailers = False
+
+        async def traced_send(message: Message) -> None:
+            nonlocal trailers
+            sort = message["type"]
+            if sort == "http.response.start":
+                request.status = message["status"]
+                trailers = message.get("trailers", False)
+                await send(message)
+                return
+            await send(message)
+            # A 5xx ends when the app returns, so an exception re-raised after the error page is recorded.
+            if request.status is not None and request.status >= 500:
+                return
+            if (
+                (sort == "http.response.body" and not message.get("more_body", False) and not trailers)
+                or (sort == "http.response.trailers" and not message.get("more_trailers", False))
+                or sort == "http.response.pathsend"
+            ):
+                request.finish(None, route_template(scope, root_path))
+
+        token = request.activate()
+        try:
+            await self.app(scope, receive, traced_send)
+        except BaseException as error:
+            request.finish(error, route_template(scope, root_path))
+            raise
+        finally:
+            request.deactivate(token)
+        if not request.ended:
+            incomplete = None if request.status else RuntimeError("the application returned without a response")
+            request.finish(incomplete, route_template(scope, root_path))
+
+    async def _websocket(self, request: RequestRun, scope: Scope, receive: Receive, send: Send) -> None:
+        """One run for the whole connection, ended when either side closes it."""
+        root_path = scope.get("root_path", "")
+        run = request.run
+
+        async def traced_receive() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                if run is not None:
+                    run.add_event("websocket.disconnect", code=message.get("code", 1005))
+                request.finish(None, route_template(scope, root_path))
+            return message
+
+        async def traced_send(message: Message) -> None:
+            sort = message["type"]
+            if sort == "websocket.accept":
+                request.status = 101
+            elif sort in _START:
+                request.status = message["status"]
+            await send(message)
+            if sort == "websocket.close":
+                if run is not None:
+                    run.add_event("websocket.close", code=message.get("code", 1000))
+                request.finish(None, route_template(scope, root_path))
+            elif sort in _LAST_BODY and not message.get("more_body", False):
+                request.finish(None, route_template(scope, root_path))
+
+        token = request.activate()
+        try:
+            await self.app(scope, traced_receive, traced_send)
+        except BaseException as error:
+            if not request.ended:
+                request.finish(None if _is_normal_close(error) else error, route_template(scope, root_path))
+            raise
+        finally:
+            request.deactivate(token)
+        request.finish(None, route_template(scope, root_path))

@@ -1,0 +1,247 @@
+"""Inbound tracing for any WSGI application: one run per request, continued from the caller's headers.
+
+``WSGITracingMiddleware(app, **options)`` reads ``langsmith-trace``/``baggage``/``traceparent`` from the
+environ, starts the request run (a child of the caller's run, or a new root) and makes it current while
+the application runs and while each body chunk is produced. The run ends when the server has consumed
+the body and called ``close()`` (PEP 3333), so a streamed response is timed in full; an exception is
+recorded and re-raised unchanged, and a 5xx status marks the run as an error.
+
+Security note: by default the caller's trace is continued, whoever the caller is. On a service reachable
+from the public internet, set a trust policy (``trusted_networks``, ``shared_secret`` or ``trust``); see
+``tracing_middleware.middleware.options``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, overload
+
+from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
+from tracing_middleware.middleware.request import SCOPE_KEY, RequestRun
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = [
+    "WSGITracingMiddleware",
+    "TracedBody",
+    "request_info",
+    "begin",
+    "reported_error",
+    "instrument_outbound_once",
+    "ROUTE_KEY",
+    "ERROR_KEY",
+]
+
+ROUTE_KEY = "tracing_middleware.route"
+"""Environ key where a framework adapter leaves the matched route template, to name the run."""
+ERROR_KEY = "tracing_middleware.error"
+"""Environ key where a framework adapter leaves an exception it turned into an error response."""
+
+logger = logging.getLogger("tracing_middleware.wsgi")
+_outbound_lock = threading.Lock()
+_outbound_done = False
+
+
+def instrument_outbound_once() -> None:
+    """Turn on outbound header injection (``tracing_middleware.instrument()``) once per process, if available."""
+    global _outbound_done
+    if _outbound_done:
+        return
+    with _outbound_lock:
+        if _outbound_done:
+            return
+        _outbound_done = True
+        try:
+            instrument = importlib.import_module("tracing_middleware.instrument").instrument
+        except (ImportError, AttributeError):
+            return  # outbound instrumentation is not part of this installation
+        try:
+            instrument()
+        except Exception as error:  # a client library failing to patch must not fail the request
+            logger.warning("outbound instrumentation failed: %s: %s", type(error).__name__, error)
+
+
+def _wsgi_text(value: str) -> str:
+    """A PEP 3333 "bytes as latin-1" string as the UTF-8 text the client sent."""
+    try:
+        return value.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # not a native string after all: keep it as it is
+        return value
+
+
+def _gather_headers(environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            if isinstance(value, str):
+                headers.append((key[5:].lower().replace("_", "-"), value))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value and isinstance(value, str):
+            headers.append((key.lower().replace("_", "-"), value))
+    return tuple(headers)
+
+
+class EnvironHeaders(Sequence[tuple[str, str]]):
+    """An environ's headers as ``(lowercase name, value)`` pairs, gathered on first use.
+
+    Most requests never look at them (they serve trust rules, captured headers and run-name
+    functions), so the scan of the whole environ is skipped unless someone asks.
+    """
+
+    __slots__ = ("_environ", "_pairs")
+
+    def __init__(self, environ: WSGIEnvironment) -> None:
+        self._environ = environ
+        self._pairs: tuple[tuple[str, str], ...] | None = None
+
+    def _all(self) -> tuple[tuple[str, str], ...]:
+        if self._pairs is None:
+            self._pairs = _gather_headers(self._environ)
+        return self._pairs
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, str]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[str, str]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[str, str] | Sequence[tuple[str, str]]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
+def request_info(environ: WSGIEnvironment, path: str | None = None) -> RequestInfo:
+    """What the trust policy and run names see of a WSGI request (also used with Django's ``request.META``)."""
+    if path is None:
+        path = _wsgi_text(str(environ.get("SCRIPT_NAME") or "") + str(environ.get("PATH_INFO") or "")) or "/"
+    return RequestInfo(
+        method=str(environ.get("REQUEST_METHOD") or "GET").upper(),
+        path=path,
+        query_string=str(environ.get("QUERY_STRING") or ""),
+        client_host=environ.get("REMOTE_ADDR") or None,
+        headers=EnvironHeaders(environ),
+    )
+
+
+def begin(info: RequestInfo, carrier: Any, options: MiddlewareOptions) -> RequestRun | None:
+    """``RequestRun.begin`` that can never fail the request: on an internal error the request goes untraced."""
+    try:
+        return RequestRun.begin(info, carrier, options)
+    except Exception as error:
+        logger.warning("request not traced: %s: %s", type(error).__name__, error)
+        return None
+
+
+def reported_error(environ: WSGIEnvironment) -> BaseException | None:
+    """The exception an adapter reported under ``ERROR_KEY`` (a handled one that became an error page)."""
+    error = environ.get(ERROR_KEY)
+    return error if isinstance(error, BaseException) else None
+
+
+def _status_code(status: str) -> int | None:
+    try:
+        return int(status[:3])
+    except (TypeError, ValueError):
+        return None
+
+
+class WSGITracingMiddleware:
+    """Trace each request of a WSGI application; the body is wrapped so the run ends when it is closed.
+
+    Wrapping an application that is already wrapped (or behind another of our adapters) makes no
+    second run: an environ carrying ``SCOPE_KEY`` passes straight through. The request's run (or, with
+    ``request_run=False``, the caller's run) is at ``environ[SCOPE_KEY]`` and ``get_current_run_tree()``.
+    A ``wsgi.file_wrapper`` body is wrapped like any other, so servers fall back from ``sendfile``.
+    """
+
+    def __init__(self, app: WSGIApplication, **options: Any) -> None:
+        if not callable(app):
+            raise TypeError(f"WSGITracingMiddleware wraps a WSGI application (a callable); got {type(app).__name__}")
+        self.app = app
+        self.options = options_from(options)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if SCOPE_KEY in environ:
+            return self.app(environ, start_response)
+        if self.options.instrument_outbound:
+            instrument_outbound_once()
+        request = begin(request_info(environ), environ, self.options)
+        # Also set for an untraced request: it tells a second layer (or a framework adapter) to stand aside.
+        environ[SCOPE_KEY] = None if request is None else request.run or request.state.run
+        if request is None:
+            return self.app(environ, start_response)
+
+        def traced_start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Any:
+            request.status = _status_code(status)
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        token = request.activate()
+        try:
+            body = self.app(environ, traced_start_response)
+        except BaseException as error:
+            request.finish(error, route=environ.get(ROUTE_KEY))
+            raise
+        finally:
+            request.deactivate(token)
+        return TracedBody(body, request, environ)
+
+
+class TracedBody:
+    """A response body that produces each chunk under the request's state and ends the run on ``close()``."""
+
+    __slots__ = ("_body", "_chunks", "_request", "_environ", "_error")
+
+    def __init__(self, body: Iterable[bytes], request: RequestRun, environ: WSGIEnvironment) -> None:
+        self._body = body
+        self._chunks: Iterator[bytes] | None = None
+        self._request = request
+        self._environ = environ
+        self._error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        token = self._request.activate()
+        try:
+            if self._chunks is None:
+                self._chunks = iter(self._body)
+            return next(self._chunks)
+        except StopIteration:
+            raise
+        except BaseException as error:
+            self._error = error  # the server still calls close(), which ends the run
+            raise
+        finally:
+            self._request.deactivate(token)
+
+    def close(self) -> None:
+        """Close the application's body (as PEP 3333 requires), then end the run."""
+        error = self._error
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                token = self._request.activate()
+                try:
+                    close()
+                finally:
+                    self._request.deactivate(token)
+        except BaseException as raised:
+            error = error or raised
+            raise
+        finally:
+            self._request.finish(error or reported_error(self._environ), route=self._environ.get(ROUTE_KEY))
