@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 import tracing_middleware
 from tracing_middleware import InMemoryExporter
+
+# Runs recorded by the default exporter (in subprocess servers too) never land in the user's own store.
+os.environ.setdefault("TRACING_MIDDLEWARE_DB", os.path.join(tempfile.mkdtemp(prefix="tm-tests-"), "traces.sqlite3"))
 
 
 @pytest.fixture

@@ -70,8 +70,8 @@ class BatchProcessor:
         self.interval_s = interval_s
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
-        self.failures = FailureLog(f"exporter {type(exporter).__name__}")
-        self.dropped = FailureLog("tracing queue full: runs dropped")
+        self.failures = FailureLog(f"exporter {type(exporter).__name__} failed, runs lost")
+        self.dropped = FailureLog("tracing queue full, runs dropped")
         self.exported = 0
         self._stopped = False
         self._reset()

@@ -67,7 +67,8 @@ def _rate(value: float | None) -> float:
 
 def _default_service() -> str:
     main = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return os.path.splitext(main)[0] or "python"
+    name = os.path.splitext(main)[0]
+    return name if name and name not in ("-c", "-m") else "python"
 
 
 @dataclass

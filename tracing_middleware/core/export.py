@@ -55,7 +55,7 @@ class FailureLog:
         now = time.monotonic()
         if now - self._last >= self.interval_s:
             self._last = now
-            logger.warning("%s failed (%d runs so far): %s: %s", self.what, self.count, type(error).__name__, error)
+            logger.warning("%s (%d runs so far): %s: %s", self.what, self.count, type(error).__name__, error)
 
 
 class SimpleProcessor:
@@ -63,7 +63,7 @@ class SimpleProcessor:
 
     def __init__(self, exporter: Exporter) -> None:
         self.exporter = exporter
-        self.failures = FailureLog(f"exporter {type(exporter).__name__}")
+        self.failures = FailureLog(f"exporter {type(exporter).__name__} failed")
 
     def on_end(self, run: RunTree) -> None:
         try:

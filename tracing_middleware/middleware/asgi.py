@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
-from tracing_middleware.middleware.request import SCOPE_KEY, RequestRun
+from tracing_middleware.middleware.request import ROUTE_KEY, SCOPE_KEY, RequestRun
 
 __all__ = ["TracingMiddleware", "SCOPE_KEY", "route_template"]
 
@@ -54,7 +54,8 @@ def route_template(scope: Scope, root_path: str = "") -> str | None:
     """
     route = scope.get("route")
     if route is None:
-        return None
+        named = scope.get(ROUTE_KEY)  # left by an inner adapter that routes itself (Django)
+        return named if isinstance(named, str) and named else None
     try:
         template = getattr(route, "path_format", None) or getattr(route, "path", None)
         if not isinstance(template, str):

@@ -13,10 +13,14 @@ from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.core.runs import fail, finish_run, start_run
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 
-__all__ = ["RequestRun", "SCOPE_KEY"]
+__all__ = ["RequestRun", "SCOPE_KEY", "ROUTE_KEY", "ERROR_KEY"]
 
 SCOPE_KEY = "tracing_middleware.run"
 """Where the request run is kept: an ASGI scope key / WSGI environ key (also marks a traced request)."""
+ROUTE_KEY = "tracing_middleware.route"
+"""Scope/environ key where a framework adapter leaves the matched route template, to name the run."""
+ERROR_KEY = "tracing_middleware.error"
+"""Scope/environ key where a framework adapter leaves an exception it turned into an error response."""
 
 
 def _claimed_parent(carrier: Any) -> dict[str, str]:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
-from tracing_middleware.middleware.request import SCOPE_KEY, RequestRun
+from tracing_middleware.middleware.request import ERROR_KEY, ROUTE_KEY, SCOPE_KEY, RequestRun
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -37,10 +37,6 @@ __all__ = [
     "ERROR_KEY",
 ]
 
-ROUTE_KEY = "tracing_middleware.route"
-"""Environ key where a framework adapter leaves the matched route template, to name the run."""
-ERROR_KEY = "tracing_middleware.error"
-"""Environ key where a framework adapter leaves an exception it turned into an error response."""
 
 logger = logging.getLogger("tracing_middleware.wsgi")
 _outbound_lock = threading.Lock()

@@ -1,0 +1,190 @@
+"""The default exporter: every finished run goes into a local SQLite file, with no set-up.
+
+Where: ``SQLiteExporter(path=...)``, else ``$TRACING_MIDDLEWARE_DB``, else
+``$XDG_DATA_HOME/tracing-middleware/traces.sqlite3`` (``~/.local/share/tracing-middleware/traces.sqlite3``
+when ``XDG_DATA_HOME`` is unset). The folder is created on first write.
+
+Several processes (gunicorn workers, the services of a local stack) may write the same file at once:
+the file is in WAL mode, each batch is one ``INSERT OR REPLACE`` transaction that waits for the write
+lock (``TRACING_MIDDLEWARE_DB_TIMEOUT`` seconds, default 5) and is retried while the file stays locked.
+A failed batch (read-only, corrupt, full or locked file) raises ``StoreError`` and changes nothing;
+the batch processor counts it and retries, and the next batch reopens the file.
+
+Read the store back with ``TraceStore`` (also exported here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tracing_middleware.core.config import get_settings
+from tracing_middleware.core.export import FailureLog
+from tracing_middleware.core.run_tree import RunTree
+from tracing_middleware.exporters.serialize import FIELD_LIMIT, safe_json, safe_text
+from tracing_middleware.exporters.sqlite_read import StoredRun, TraceStore, TraceSummary
+from tracing_middleware.exporters.sqlite_schema import COLUMNS, StoreError, connect_writer, default_path, is_busy
+
+if TYPE_CHECKING:
+    from tracing_middleware.core.batch import BatchProcessor
+
+__all__ = ["SQLiteExporter", "StoreError", "StoredRun", "TraceStore", "TraceSummary", "default_path"]
+
+_INSERT = f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_NAME_LIMIT = 1024
+_ATTEMPTS = 3  # on top of the busy timeout: WAL can report "locked" at once in a few races
+_abandoned: list[sqlite3.Connection] = []  # a forked child must neither use nor close its parent's connection
+
+
+def _timeout_from_env() -> float:
+    raw = os.environ.get("TRACING_MIDDLEWARE_DB_TIMEOUT", "").strip()
+    if not raw:
+        return 5.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"TRACING_MIDDLEWARE_DB_TIMEOUT must be a number of seconds; got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"TRACING_MIDDLEWARE_DB_TIMEOUT must be >= 0; got {raw!r}")
+    return value
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not value and type(value) in (dict, list):  # most tags/events/metadata: skip the encoder
+        return "{}" if type(value) is dict else "[]"
+    return safe_json(value)
+
+
+def _text(value: Any, limit: int = FIELD_LIMIT) -> str | None:
+    if value is None:
+        return None
+    if type(value) is str and len(value) <= limit and value.isascii():
+        return value
+    return safe_text(value, limit=limit)
+
+
+class SQLiteExporter:
+    """Stores finished runs in a SQLite file (see the module docstring for the path and the guarantees).
+
+    ``service_name`` is recorded on every run; by default the configured service name
+    (``configure(service_name=...)``, ``TRACING_MIDDLEWARE_SERVICE``, ``OTEL_SERVICE_NAME``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        service_name: str | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> None:
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
+        if service_name is not None and not isinstance(service_name, str):
+            raise TypeError(f"service_name must be a str or None; got {type(service_name).__name__}")
+        self.path = pathlib.Path(path).expanduser() if path is not None else default_path()
+        self.service_name = service_name
+        self.timeout_s = _timeout_from_env() if timeout_s is None else float(timeout_s)
+        if self.timeout_s < 0:
+            raise ValueError(f"timeout_s must be >= 0; got {timeout_s!r}")
+        self._conn: sqlite3.Connection | None = None  # opened on first export: constructing does no I/O
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self.skipped = FailureLog("sqlite exporter: malformed runs skipped")
+
+    def make_processor(self) -> BatchProcessor:
+        """Writes happen on a background thread, in batches."""
+        from tracing_middleware.core.batch import BatchProcessor
+
+        return BatchProcessor(self)
+
+    def export(self, runs: Sequence[RunTree]) -> None:
+        """Write ``runs`` in one transaction; ``StoreError`` (and nothing written) if the file refuses."""
+        rows = self._rows(runs)
+        if not rows:
+            return
+        if self._pid != os.getpid():
+            self._after_fork()
+        with self._lock:
+            for attempt in range(1, _ATTEMPTS + 1):
+                try:
+                    self._write(rows)
+                    return
+                except sqlite3.Error as error:
+                    if attempt < _ATTEMPTS and is_busy(error):
+                        time.sleep(0.05 * 2**attempt)
+                        continue
+                    self._close()  # a read-only or broken connection stays so: reopen next time
+                    raise StoreError(
+                        f"cannot write {len(rows)} runs to the trace store {self.path}: {error}"
+                    ) from error
+                except StoreError:
+                    self._close()
+                    raise
+
+    def shutdown(self) -> None:
+        """Close this process's connection; a later ``export`` opens a new one."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        with self._lock:
+            self._close()
+
+    def _rows(self, runs: Sequence[RunTree]) -> list[tuple[Any, ...]]:
+        settings = get_settings()
+        service = self.service_name or settings.service_name
+        default_project = settings.project_name
+        rows = []
+        for run in runs:
+            try:
+                if not (type(run.id) is str and type(run.trace_id) is str and type(run.start_us) is int):
+                    raise TypeError(f"run {run.id!r} has no str id/trace_id or no int start_us")
+                order = run.dotted_order
+                rows.append(
+                    (
+                        run.id, run.trace_id, run.parent_run_id, order, order.count(".") + 1,
+                        _text(run.name, _NAME_LIMIT) or "", _text(run.run_type, _NAME_LIMIT) or "chain",
+                        run.start_us, run.end_us if type(run.end_us) is int else None,
+                        _json(run.inputs), _json(run.outputs), _text(run.error),
+                        _json(run.tags), _json(run.metadata), _json(run.events),
+                        _text(run.project_name or default_project, _NAME_LIMIT), service,
+                        run.span_id, run.parent_span_id, _text(run.tracestate, _NAME_LIMIT),
+                    )
+                )  # fmt: skip
+            except Exception as error:  # one damaged run must not cost the batch its other runs
+                self.skipped.record(error)
+        return rows
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = connect_writer(self.path, self.timeout_s)
+        conn.execute("BEGIN IMMEDIATE")  # take the write lock now, waiting up to the busy timeout
+        try:
+            conn.executemany(_INSERT, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # the connection is closed next anyway
+                    conn.execute("ROLLBACK")
+            raise
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def _after_fork(self) -> None:
+        # SQLite forbids using or closing a connection inherited across fork(); the lock may be held too.
+        if self._conn is not None:
+            _abandoned.append(self._conn)
+        self._conn = None
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
