@@ -267,6 +267,19 @@ def cmd_export(args: argparse.Namespace, out: Printer) -> int:
 
 # -- the command --------------------------------------------------------------------------------------------
 
+def setup_demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=_non_negative, default=30.0, help="seconds to wait for the services")
+
+
+def cmd_demo(args: argparse.Namespace, out: Printer) -> int:
+    """Start three services (FastAPI, Flask, Django) on 127.0.0.1, trace one call across them, show it."""
+    try:
+        from tracing_middleware.demo.runner import run_demo
+    except ImportError as error:
+        raise CLIError(f"{error} (the demo needs: pip install 'tracing-middleware[demo]')") from None
+    return run_demo(out, args.db, args.timeout)
+
+
 Setup = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace, Printer], int]
 
@@ -275,6 +288,7 @@ COMMANDS: dict[str, tuple[Setup, Handler]] = {
     "show": (setup_show, cmd_show),
     "tail": (setup_tail, cmd_tail),
     "export": (setup_export, cmd_export),
+    "demo": (setup_demo, cmd_demo),
 }
 
 

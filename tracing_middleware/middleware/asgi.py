@@ -90,7 +90,7 @@ class TracingMiddleware:
     ``run_name``, ``trust``, ``shared_secret``), so the common path skips decoding them.
     """
 
-    def __init__(self, app: ASGIApp, **options: Any) -> None:
+    def __init__(self, app: ASGIApp, /, **options: Any) -> None:
         if not callable(app):
             raise TypeError("TracingMiddleware wraps an ASGI application: TracingMiddleware(app, **options)")
         self.app = app
