@@ -18,6 +18,8 @@ from tracing_middleware.core.propagation import extract, inject
 from tracing_middleware.core.run_tree import RUN_TYPES, RunTree
 from tracing_middleware.core.traceable import trace, traceable
 from tracing_middleware.exporters.memory import InMemoryExporter
+from tracing_middleware.middleware.asgi import TracingMiddleware
+from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
 
 __all__ = [
     "EXPORTERS",
@@ -25,6 +27,8 @@ __all__ = [
     "Exporter",
     "InMemoryExporter",
     "RunTree",
+    "TracingMiddleware",
+    "WSGITracingMiddleware",
     "bind_context",
     "configure",
     "extract",
