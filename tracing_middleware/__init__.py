@@ -18,6 +18,7 @@ from tracing_middleware.core.propagation import extract, inject
 from tracing_middleware.core.run_tree import RUN_TYPES, RunTree
 from tracing_middleware.core.traceable import trace, traceable
 from tracing_middleware.exporters.memory import InMemoryExporter
+from tracing_middleware.instrument import instrument, uninstrument
 from tracing_middleware.middleware.asgi import TracingMiddleware
 from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
 
@@ -37,10 +38,12 @@ __all__ = [
     "get_settings",
     "get_tracing_context",
     "inject",
+    "instrument",
     "shutdown",
     "suppress_tracing",
     "trace",
     "traceable",
     "tracing_context",
+    "uninstrument",
 ]
 __version__ = "0.1.0"

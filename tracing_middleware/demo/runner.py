@@ -104,9 +104,7 @@ def run_demo(out: Printer, db: str | None = None, timeout_s: float = 30.0) -> in
     path = Path(db) if db else default_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     tm.configure(service_name="demo-client", exporter=SQLiteExporter(path))
-    from tracing_middleware.instrument import instrument
-
-    instrument()
+    tm.instrument()
     with tempfile.TemporaryFile() as logs:
         try:
             with _services(path, logs, timeout_s) as urls:

@@ -1,0 +1,109 @@
+"""``instrument()`` / ``uninstrument()``: zero-code outbound header propagation for httpx and requests.
+
+``instrument()`` patches ``httpx.Client``/``AsyncClient`` (and ``httpx2``'s, when installed) and
+``requests.Session`` so that every request made inside a run carries ``langsmith-trace``, ``baggage``
+and ``traceparent``, under a client run of its own (see ``tracing_middleware.transports``).
+
+- Importing this module patches nothing.
+- A second ``instrument()`` patches nothing again; its ``targets``/``client_runs`` replace the earlier ones.
+- A library that is not installed is skipped.
+- ``uninstrument()`` puts back each original function whose attribute still holds our patch; where
+  someone patched on top of ours, ours is switched off instead, so their patch keeps working.
+- Both are thread-safe.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+from tracing_middleware.transports import client_run
+from tracing_middleware.transports.client_run import Options, Switch
+from tracing_middleware.transports.targets import PropagationTargets
+
+__all__ = ["instrument", "uninstrument", "instrumented"]
+
+logger = logging.getLogger("tracing_middleware.transports")
+
+_LIBRARIES = {"httpx": "tracing_middleware.transports.httpx", "requests": "tracing_middleware.transports.requests"}
+
+
+class _Patch(NamedTuple):
+    owner: type
+    attr: str
+    original: Any  # as found in the owner's own __dict__, or _INHERITED
+    replacement: Callable[..., Any]
+    switch: Switch
+
+
+_INHERITED = object()
+_lock = threading.Lock()
+_patches: dict[str, list[_Patch]] = {}
+
+
+def _apply(owner: type, attr: str, make: Callable[[Callable[..., Any], Switch], Callable[..., Any]]) -> _Patch:
+    own = owner.__dict__.get(attr, _INHERITED)
+    switch = Switch()
+    replacement = make(getattr(owner, attr), switch)
+    setattr(owner, attr, replacement)
+    return _Patch(owner, attr, own, replacement, switch)
+
+
+def _undo(patch: _Patch) -> None:
+    if patch.owner.__dict__.get(patch.attr) is not patch.replacement:
+        # Patched again on top of ours: removing ours would drop theirs too, so ours stops acting.
+        patch.switch.on = False
+        return
+    if patch.original is _INHERITED:
+        delattr(patch.owner, patch.attr)
+    else:
+        setattr(patch.owner, patch.attr, patch.original)
+    patch.switch.on = False
+
+
+def instrument(
+    *, httpx: bool = True, requests: bool = True, targets: Iterable[str] | PropagationTargets | None = None,
+    client_runs: bool = True,
+) -> list[str]:  # fmt: skip
+    """Patch the chosen client libraries (those installed); returns the names of the patched ones.
+
+    ``targets``: host patterns and URL prefixes that may receive tracing headers (default: the
+    ``TRACING_MIDDLEWARE_PROPAGATE_TO`` environment variable, else every host); see
+    ``tracing_middleware.transports.targets``. ``client_runs=False``: only inject the current run's
+    headers, without a client run per request.
+    """
+    for name, value in (("httpx", httpx), ("requests", requests), ("client_runs", client_runs)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False; got {value!r}")
+    options = Options(client_runs, client_run.as_targets(targets))
+    wanted = [name for name, on in (("httpx", httpx), ("requests", requests)) if on]
+    with _lock:
+        client_run.set_global_options(options)
+        for name in wanted:
+            if name in _patches:
+                continue
+            try:
+                module = importlib.import_module(_LIBRARIES[name])
+            except ImportError:
+                logger.debug("%s is not installed; not instrumented", name)
+                continue
+            _patches[name] = [_apply(owner, attr, make) for owner, attr, make in module.patch_points()]
+        return sorted(_patches)
+
+
+def uninstrument(*, httpx: bool = True, requests: bool = True) -> None:
+    """Take out the patches of the chosen libraries (those patched); a no-op for the others."""
+    wanted = [name for name, on in (("httpx", httpx), ("requests", requests)) if on]
+    with _lock:
+        for name in wanted:
+            for patch in reversed(_patches.pop(name, [])):
+                _undo(patch)
+
+
+def instrumented() -> list[str]:
+    """The names of the libraries currently patched."""
+    with _lock:
+        return sorted(_patches)

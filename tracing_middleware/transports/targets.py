@@ -1,0 +1,196 @@
+"""Which outbound requests may carry tracing headers: propagation targets, excluded URLs, signed requests.
+
+Propagation targets (``instrument(targets=...)``, ``TracingTransport(targets=...)`` or the
+``TRACING_MIDDLEWARE_PROPAGATE_TO`` environment variable, comma-separated) are any of:
+
+- ``*``: every host (the default);
+- ``api.internal``: that host, any port; ``api.internal:8443``: that host and port;
+- ``*.internal`` (or ``*.internal:8443``): any subdomain of ``internal`` (not ``internal`` itself);
+- ``https://api.example.com/v1``: a URL prefix. Scheme, host and port must match exactly (a default
+  port may be left out) and the path must match at a ``/`` boundary, so ``https://api.example.com``
+  does not match ``https://api.example.com.evil.net``.
+
+A request to a host outside the targets still gets its client run (the call is part of the traced
+work), but carries no tracing header, so nothing about the trace leaks to third parties.
+
+``exclude_urls(prefix, ...)`` is a process-wide registry, same prefix rules, for endpoints that must
+get neither headers nor client runs: exporters register their own ingestion URLs here.
+
+Requests signed with AWS Signature Version 4 (``Authorization: AWS4-HMAC-SHA256 ...``, or a presigned
+URL with ``X-Amz-Signature`` in its query) are never touched: added headers could break the signature.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+__all__ = [
+    "PropagationTargets",
+    "exclude_urls",
+    "excluded_urls",
+    "include_urls",
+    "is_excluded",
+    "is_sigv4",
+    "ENV_VAR",
+]
+
+ENV_VAR = "TRACING_MIDDLEWARE_PROPAGATE_TO"
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_FORMS = "'*', 'host', 'host:port', '*.domain', '*.domain:port' or a URL prefix such as 'https://host/path'"
+
+
+def _split_host_port(text: str) -> tuple[str, int | None]:
+    """``host`` and ``port`` of ``host[:port]`` (IPv6 in brackets); ValueError when malformed."""
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError
+        port_text = rest[1:] if rest else ""
+    else:
+        host, _, port_text = text.partition(":")
+    if not host or any(c in host for c in " /?#@,"):
+        raise ValueError
+    port = int(port_text) if port_text else None
+    if port is not None and not 0 < port < 65536:
+        raise ValueError
+    return host.lower(), port
+
+
+def normalize_prefix(prefix: str) -> str:
+    """A URL prefix in the form requests are compared in: lowercase scheme and host, no default port."""
+    if not isinstance(prefix, str):
+        raise TypeError(f"a URL prefix must be a string such as 'https://host/path'; got {type(prefix).__name__}")
+    parts = urlsplit(prefix.strip())
+    if not parts.scheme or not parts.netloc or "@" in parts.netloc:
+        raise ValueError(f"a URL prefix must look like 'https://host[:port][/path]'; got {prefix!r}")
+    host, port = _split_host_port(parts.netloc)
+    scheme = parts.scheme.lower()
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc = f"{netloc}:{port}"
+    return f"{scheme}://{netloc}{parts.path}"
+
+
+def prefix_matches(url: str, prefix: str) -> bool:
+    """True when ``url`` starts with ``prefix`` at a path boundary."""
+    if not url.startswith(prefix):
+        return False
+    return len(url) == len(prefix) or prefix.endswith("/") or url[len(prefix)] in "/?#"
+
+
+class PropagationTargets:
+    """The hosts and URL prefixes outbound tracing headers may be sent to (default: all).
+
+    ``PropagationTargets(["*.internal", "api.example.com:8443", "https://partner.example/v2"])``;
+    ``PropagationTargets(None)`` or ``["*"]`` allows every host; ``from_env()`` reads
+    ``TRACING_MIDDLEWARE_PROPAGATE_TO``.
+    """
+
+    __slots__ = ("all", "hosts", "host_ports", "suffixes", "prefixes")
+
+    def __init__(self, patterns: Iterable[str] | None = None) -> None:
+        if isinstance(patterns, str):
+            patterns = [p for p in patterns.split(",") if p.strip()]
+        self.all = patterns is None
+        self.hosts: set[str] = set()
+        self.host_ports: set[tuple[str, int]] = set()
+        self.suffixes: list[tuple[str, int | None]] = []
+        self.prefixes: list[str] = []
+        for pattern in patterns or ():
+            self._add(pattern)
+
+    def _add(self, pattern: object) -> None:
+        if not isinstance(pattern, str):
+            raise TypeError(f"propagation targets must be strings: {_FORMS}; got {type(pattern).__name__}")
+        text = pattern.strip()
+        if text == "*":
+            self.all = True
+            return
+        if "://" in text:
+            self.prefixes.append(normalize_prefix(text))
+            return
+        wildcard = text.startswith("*.")
+        try:
+            host, port = _split_host_port(text[2:] if wildcard else text)
+        except ValueError:
+            raise ValueError(f"a propagation target must be {_FORMS}; got {pattern!r}") from None
+        if "*" in host:
+            raise ValueError(f"a propagation target must be {_FORMS}; got {pattern!r}")
+        if wildcard:
+            self.suffixes.append(("." + host, port))
+        elif port is None:
+            self.hosts.add(host)
+        else:
+            self.host_ports.add((host, port))
+
+    @classmethod
+    def from_env(cls) -> PropagationTargets:
+        """Targets from ``TRACING_MIDDLEWARE_PROPAGATE_TO``; every host when it is unset or empty."""
+        raw = os.environ.get(ENV_VAR, "")
+        if not raw.strip():
+            return cls(None)
+        try:
+            return cls(raw)
+        except ValueError as error:
+            raise ValueError(f"{ENV_VAR}: {error}") from None
+
+    def allows(self, scheme: str, host: str, port: int | None, url: str) -> bool:
+        """True when a request to this URL may carry tracing headers (``host`` lowercase)."""
+        if self.all:
+            return True
+        if host in self.hosts:
+            return True
+        effective = port if port is not None else DEFAULT_PORTS.get(scheme)
+        if effective is not None and (host, effective) in self.host_ports:
+            return True
+        for suffix, suffix_port in self.suffixes:
+            if host.endswith(suffix) and (suffix_port is None or suffix_port == effective):
+                return True
+        return any(prefix_matches(url, prefix) for prefix in self.prefixes)
+
+    def __repr__(self) -> str:
+        if self.all:
+            return "PropagationTargets(all)"
+        parts = sorted(self.hosts) + [f"{h}:{p}" for h, p in sorted(self.host_ports)]
+        parts += [f"*{s}" + (f":{p}" if p else "") for s, p in self.suffixes] + self.prefixes
+        return f"PropagationTargets({parts!r})"
+
+
+_lock = threading.Lock()
+_excluded: tuple[str, ...] = ()
+
+
+def exclude_urls(*prefixes: str) -> None:
+    """Never trace requests to these URL prefixes (no headers, no client run): e.g. an exporter's endpoint."""
+    global _excluded
+    normalized = [normalize_prefix(p) for p in prefixes]
+    with _lock:
+        _excluded = _excluded + tuple(p for p in normalized if p not in _excluded)
+
+
+def include_urls(*prefixes: str) -> None:
+    """Undo ``exclude_urls`` for these prefixes."""
+    global _excluded
+    normalized = {normalize_prefix(p) for p in prefixes}
+    with _lock:
+        _excluded = tuple(p for p in _excluded if p not in normalized)
+
+
+def excluded_urls() -> tuple[str, ...]:
+    """The excluded URL prefixes, normalized."""
+    return _excluded
+
+
+def is_excluded(url: str) -> bool:
+    """True when ``url`` (normalized form, see ``normalize_prefix``) falls under an excluded prefix."""
+    return any(prefix_matches(url, prefix) for prefix in _excluded)
+
+
+def is_sigv4(authorization: str | None, query: str) -> bool:
+    """True for an AWS SigV4-signed request: by its ``Authorization`` header or a presigned query."""
+    if authorization and authorization.lstrip()[:16].upper() == "AWS4-HMAC-SHA256":
+        return True
+    return bool(query) and "x-amz-signature=" in query.lower()
