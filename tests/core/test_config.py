@@ -35,7 +35,7 @@ def test_exporters_by_name_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_unknown_names_and_objects_are_rejected_with_the_choices() -> None:
-    with pytest.raises(ValueError, match="sqlite, jsonl, console, memory, none"):
+    with pytest.raises(ValueError, match="sqlite, jsonl, console, otlp, langsmith, memory, none"):
         tm.configure(exporter="nope")
     with pytest.raises(TypeError, match="export"):
         tm.configure(exporter=42)  # type: ignore[arg-type]

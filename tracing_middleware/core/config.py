@@ -32,6 +32,8 @@ EXPORTERS: dict[str, str] = {
     "sqlite": "tracing_middleware.exporters.sqlite:SQLiteExporter",
     "jsonl": "tracing_middleware.exporters.jsonl:JSONLExporter",
     "console": "tracing_middleware.exporters.console:ConsoleExporter",
+    "otlp": "tracing_middleware.exporters.otlp:OTLPExporter",
+    "langsmith": "tracing_middleware.exporters.langsmith:LangSmithExporter",
     "memory": "tracing_middleware.exporters.memory:InMemoryExporter",
     "none": "",
 }
@@ -109,6 +111,7 @@ def _make_exporter(spec: str | Exporter) -> Exporter | None:
 
 
 def _processor(exporter: Exporter) -> Processor:
+    # Exporters are built inside configure(): they must read get_settings() lazily, at export time.
     make = getattr(exporter, "make_processor", None)  # exporters doing I/O choose a batching processor
     return make() if callable(make) else SimpleProcessor(exporter)
 

@@ -1,0 +1,153 @@
+"""Processes for the LangSmith interop tests: uvicorn services and node scripts on 127.0.0.1.
+
+Every wait is bounded; every process started here is stopped (SIGTERM, then SIGKILL) when its
+``with`` block ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).parent
+JS = HERE / "js"
+START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 20
+NODE_TIMEOUT_S = 120
+NPM_TIMEOUT_S = 600
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without LangSmith, tracing-middleware or proxy settings, plus ``extra``."""
+    drop = ("LANGSMITH_", "LANGCHAIN_", "TRACING_MIDDLEWARE_", "NODE_OPTIONS", "OTEL_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop) and "proxy" not in k.lower()}
+    env.update(npm_config_update_notifier="false", npm_config_fund="false", PYTHONDONTWRITEBYTECODE="1")
+    env.update(extra)
+    return env
+
+
+def langsmith_env(endpoint: str, project: str, **extra: str) -> dict[str, str]:
+    """A process whose LangSmith SDK (Python or JS) and our exporter send to ``endpoint``."""
+    return clean_env(
+        LANGSMITH_ENDPOINT=endpoint, LANGSMITH_API_KEY="x", LANGSMITH_TRACING="true", LANGSMITH_PROJECT=project,
+        **extra,
+    )  # fmt: skip
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT_S)
+
+
+def _wait_healthy(base: str, process: subprocess.Popen[Any], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited ({process.returncode}):\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(base + "/health", timeout=1.0, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"server not up after {START_TIMEOUT_S} s:\n{log.read_text()[-4000:]}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def uvicorn_app(app: str, env: dict[str, str], logs: Path) -> Iterator[str]:
+    """Serve ``module:attr`` from this folder under uvicorn; yields its base URL."""
+    port = _free_port()
+    log = logs / f"{app.replace(':', '-')}-{port}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=HERE, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_healthy(base, process, log)
+            yield base
+        finally:
+            _stop(process)
+
+
+def node_tools() -> tuple[str, str] | None:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    return (node, npm) if node and npm else None
+
+
+def npm_install(root: Path, npm: str) -> None:
+    """``langsmith``, ``express`` and ``body-parser`` from npm into ``root``, with the scripts beside them."""
+    (root / "package.json").write_text(json.dumps({"name": "ls-interop", "private": True, "type": "module"}))
+    done = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", "langsmith", "express", "body-parser"],
+        cwd=root, env=clean_env(), capture_output=True, text=True, timeout=NPM_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise AssertionError(f"npm install failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    for script in JS.glob("*.mjs"):  # ESM resolves packages next to the script, so the scripts move in
+        shutil.copy(script, root)
+
+
+def run_script(command: list[str], env: dict[str, str], cwd: Path = HERE) -> dict[str, Any]:
+    """Run a client script to completion; its last stdout line is JSON."""
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=NODE_TIMEOUT_S)
+    assert done.returncode == 0, f"{command} failed ({done.returncode}):\n{done.stderr[-4000:]}"
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@contextmanager
+def node_server(root: Path, node: str, env: dict[str, str], logs: Path) -> Iterator[str]:
+    """``node server.mjs`` in ``root``; yields its base URL once it printed its port."""
+    log = logs / "node-server.log"
+    with log.open("w") as err:
+        process = subprocess.Popen(
+            [node, "server.mjs"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=err, text=True
+        )
+        try:
+            assert process.stdout is not None
+            ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
+            line = process.stdout.readline() if ready else ""  # the port comes first; EOF if node failed
+            if not line:
+                process.wait(STOP_TIMEOUT_S)
+                raise AssertionError(f"node server exited ({process.returncode}):\n{log.read_text()[-4000:]}")
+            base = f"http://127.0.0.1:{json.loads(line)['port']}"
+            _wait_healthy(base, process, log)
+            yield base
+        finally:
+            _stop(process)

@@ -1,0 +1,125 @@
+"""Helpers for the OTLP tests: the receiver's client side, bounded polling, uvicorn-served apps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+HERE = Path(__file__).parent
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _call(method: str, url: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 only: never a proxy
+    with opener.open(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_for(probe: Callable[[], T | None], what: str, attempts: int = 150, pause_s: float = 0.1) -> T:
+    """Poll ``probe`` until it returns something truthy (bounded); fail naming ``what`` otherwise."""
+    last: T | None = None
+    for _ in range(attempts):
+        last = probe()
+        if last:
+            return last
+        time.sleep(pause_s)
+    raise AssertionError(f"timed out waiting for {what}; last probe: {last!r}")
+
+
+class Receiver:
+    """Client side of ``otlp_receiver.py``."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.endpoint = f"{self.base}/v1/traces"
+
+    def spans(self) -> list[dict[str, Any]]:
+        return list(_call("GET", f"{self.base}/spans"))
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(_call("GET", f"{self.base}/requests"))
+
+    def mode(self, status: int = 200, delay_s: float = 0.0) -> None:
+        _call("POST", f"{self.base}/control", {"status": status, "delay_s": delay_s})
+
+    def clear(self) -> None:
+        _call("POST", f"{self.base}/clear", {})
+        self.mode()
+
+    def trace(self, trace_hex: str) -> list[dict[str, Any]]:
+        return [s for s in self.spans() if s["trace_id"] == trace_hex]
+
+    def wait_spans(self, trace_hex: str, count: int) -> list[dict[str, Any]]:
+        """At least ``count`` spans of this trace (bounded wait)."""
+        return wait_for(lambda: found if len(found := self.trace(trace_hex)) >= count else None, f"{count} spans")
+
+
+@contextmanager
+def receiver_process() -> Iterator[Receiver]:
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "otlp_receiver.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        yield Receiver(port)
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def serve(app: str, env: dict[str, str], log_dir: Path) -> Iterator[str]:
+    """Serve ``module:app`` (a file beside this one) with uvicorn on 127.0.0.1; yields its base URL."""
+    port = free_port()
+    log_path = log_dir / f"{app.split(':')[0]}-{port}.log"
+    command = [
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        "--log-level", "warning", "--http", "h11",
+    ]  # fmt: skip
+    full_env = {**os.environ, **env, "PYTHONPATH": str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=HERE, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):  # up to ~30 s on a loaded machine
+            if process.poll() is not None:
+                raise AssertionError(f"{app} exited: {log_path.read_text()}")
+            try:
+                if _call("GET", base + "/health") == {"ok": True}:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(f"{app} did not start: {log_path.read_text()}")
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
