@@ -12,28 +12,13 @@ inbound kinds, which have hooks of their own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import tracing_middleware as tm
+from bench.asgi_hooks import DiscardExporter, setup
 from tracing_middleware.instrument import instrument
 
-
-class DiscardExporter:
-    """Counts finished runs and drops them."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def export(self, runs: Sequence[tm.RunTree]) -> None:
-        self.count += len(runs)
-
-    def shutdown(self) -> None:
-        pass
-
-
-def setup() -> None:
-    tm.configure(exporter=DiscardExporter())
+__all__ = ["DiscardExporter", "instrument_client", "setup"]
 
 
 def instrument_client(client: Any) -> Any:

@@ -11,36 +11,12 @@ off (``instrument_outbound=False``): it is a one-time cost, not a per-request on
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Sequence
 from typing import Any
 
-import tracing_middleware
-from tracing_middleware.core.run_tree import RunTree
+from bench.asgi_hooks import DiscardExporter, is_asgi, setup
 from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
 
-
-class DiscardExporter:
-    """Takes every finished run and keeps nothing: measures the request path, not storage."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def export(self, runs: Sequence[RunTree]) -> None:
-        self.count += len(runs)
-
-    def shutdown(self) -> None:
-        pass
-
-
-def setup() -> None:
-    tracing_middleware.configure(exporter=DiscardExporter())
-
-
-def is_asgi(app: Any) -> bool:
-    if inspect.isfunction(app) or inspect.ismethod(app):
-        return inspect.iscoroutinefunction(app)
-    return inspect.iscoroutinefunction(type(app).__call__)
+__all__ = ["DiscardExporter", "setup", "wrap"]
 
 
 def wrap(app: Any, **options: Any) -> Any:
