@@ -267,6 +267,7 @@ def cmd_export(args: argparse.Namespace, out: Printer) -> int:
 
 # -- the command --------------------------------------------------------------------------------------------
 
+
 def setup_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=_non_negative, default=30.0, help="seconds to wait for the services")
 

@@ -1,6 +1,6 @@
 """A cross-service trace exported with OTLPExporter to a real Arize Phoenix, read back over its REST API.
 
-Opt-in: ``pytest -p no:phoenix -m phoenix_server tests/otlp/phoenix`` (needs ``pip install arize-phoenix``).
+Opt-in: ``pytest -p no:phoenix -m phoenix_server tests/otlp/with_phoenix`` (needs ``pip install arize-phoenix``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ pytest.importorskip("opentelemetry.instrumentation.fastapi")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("httpx")
-if importlib.util.find_spec("phoenix.server.main") is None:
+try:
+    _phoenix = importlib.util.find_spec("phoenix.server.main")
+except ModuleNotFoundError:
+    _phoenix = None
+if _phoenix is None:
     pytest.skip("Arize Phoenix is not installed (pip install arize-phoenix)", allow_module_level=True)
 
 import httpx

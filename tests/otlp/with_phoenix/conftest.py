@@ -1,7 +1,7 @@
 """The Phoenix tests are opt-in: they run only when selected with ``-m phoenix_server``.
 
 Phoenix takes seconds to start and is a large install, so a plain ``pytest`` leaves these tests out
-(deselected, not skipped); ``pytest -p no:phoenix -m phoenix_server tests/otlp/phoenix`` runs them.
+(deselected, not skipped); ``pytest -p no:phoenix -m phoenix_server tests/otlp/with_phoenix`` runs them.
 The marker is not called ``phoenix``: arize-phoenix-client's pytest plugin (``-p no:phoenix`` turns
 it off) owns that name and records every test marked with it as a Phoenix experiment run.
 """
