@@ -20,16 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from tracing_middleware.cli_render import (
-    Printer,
-    format_duration,
-    format_local,
-    render_table,
-    render_trace,
-    tail_line,
-    write_lines,
-    write_lines_with_progress,
-)
+from tracing_middleware.cli_output import Printer, write_lines, write_lines_with_progress
+from tracing_middleware.cli_render import format_duration, format_local, render_table, render_trace, tail_line
 from tracing_middleware.exporters.sqlite_read import StoreError, TraceStore
 
 __all__ = ["COMMANDS", "main", "build_parser", "parse_since"]
