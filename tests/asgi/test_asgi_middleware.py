@@ -377,3 +377,18 @@ def test_failing_outbound_instrumentation_does_not_fail_requests(
     monkeypatch.setitem(asgi_module._outbound, "pending", True)
     assert call(TracingMiddleware(make_app()), scope_for()).sent[0]["status"] == 200
     assert len(memory.runs) == 1
+
+
+def test_an_unsampled_request_propagates_but_records_nothing(memory: InMemoryExporter) -> None:
+    seen: dict[str, Any] = {}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen["headers"] = tm.get_current_run_tree().to_headers()  # type: ignore[union-attr]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"x", "more_body": False})
+
+    not_sampled = [(b"traceparent", b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-00")]
+    call(TracingMiddleware(app), scope_for(headers=not_sampled))
+    assert memory.runs == []
+    assert seen["headers"]["traceparent"].startswith("00-" + "a" * 32 + "-")
+    assert seen["headers"]["traceparent"].endswith("-00")  # the caller's decision travels on

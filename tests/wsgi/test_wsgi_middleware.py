@@ -241,3 +241,40 @@ def test_threaded_server_isolates_1000_concurrent_requests(tmp_path: Path) -> No
     (request,) = [r for r in runs if r["inputs"] and r["inputs"]["path"] == "/stream"]
     assert len(chunks) == 3 and {c["parent_run_id"] for c in chunks} == {request["id"]}
     assert all(_times(request)[1] >= _times(c)[1] for c in chunks)
+
+
+def test_a_list_body_ends_its_run_on_close_not_before(memory: InMemoryExporter) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        return [b"a", b"b"]
+
+    body = WSGITracingMiddleware(app, instrument_outbound=False)(serving.environ_for(), lambda *a: None)
+    assert b"".join(body) == b"ab"
+    assert memory.runs == []  # exhausted, not yet closed
+    body.close()  # type: ignore[attr-defined]
+    (run,) = memory.runs
+    assert run.outputs == {"status_code": 200}
+
+
+@pytest.mark.parametrize("generator", [False, True])
+def test_an_unsampled_request_propagates_but_records_nothing(memory: InMemoryExporter, generator: bool) -> None:
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        seen.append(get_current_run_tree().to_headers()["traceparent"])  # type: ignore[union-attr]
+        if not generator:
+            return [b"x"]
+
+        def chunks() -> Iterator[bytes]:
+            seen.append(get_current_run_tree().to_headers()["traceparent"])  # type: ignore[union-attr]
+            yield b"x"
+
+        return chunks()
+
+    caller = {"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-00"}
+    body = WSGITracingMiddleware(app, instrument_outbound=False)(serving.environ_for(headers=caller), lambda *a: None)
+    assert b"".join(body) == b"x"
+    getattr(body, "close", lambda: None)()  # as a server does: an unrecorded list body comes back as it was
+    assert memory.runs == []
+    assert seen and all(value.startswith("00-" + "a" * 32) and value.endswith("-00") for value in seen)

@@ -92,6 +92,40 @@ class RunTree:
         self._order: str | None = None
         self._parent_order: str | None = None
 
+    @classmethod
+    def root(
+        cls,
+        name: str,
+        run_type: str,
+        inputs: dict[str, Any] | None,
+        tags: list[str] | None,
+        metadata: Mapping[str, Any] | None,
+        project_name: str | None,
+        run_id: str | None = None,
+    ) -> RunTree:
+        """``RunTree(name, run_type, inputs=..., ...)`` for the hot path: positional, no datetime handling."""
+        run = cls.__new__(cls)
+        run.id = run.trace_id = str(run_id).lower() if run_id is not None else ids.new_id()
+        run.parent_run_id = None
+        run.name = name
+        run.run_type = run_type if run_type == "chain" else check_run_type(run_type)
+        run.start_us = ids.now_us()
+        run.end_us = None
+        run.inputs = inputs if inputs is not None else {}
+        run.outputs = None
+        run.error = None
+        run.tags = list(tags) if tags else []
+        run.metadata = dict(metadata) if metadata else {}
+        run.project_name = project_name
+        run.events = []
+        run.sampled = None
+        run.tracestate = None
+        run.otel_parent_span_id = None
+        run._remote_span_id = None
+        run._order = None
+        run._parent_order = None
+        return run
+
     # -- tree ---------------------------------------------------------------------------------------
 
     def create_child(
@@ -101,7 +135,7 @@ class RunTree:
         *,
         inputs: dict[str, Any] | None = None,
         tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
         project_name: str | None = None,
         run_id: str | None = None,
     ) -> RunTree:
@@ -113,12 +147,14 @@ class RunTree:
         child.name = name
         child.run_type = run_type if run_type == "chain" else check_run_type(run_type)
         now = ids.now_us()
-        child.start_us = now if now >= self.start_us else self.start_us
+        start = self.start_us
+        child.start_us = now if now >= start else start
         child.end_us = None
         child.inputs = inputs if inputs is not None else {}
         child.outputs = None
         child.error = None
-        child.tags = self.tags + [t for t in tags if t not in self.tags] if tags else list(self.tags)
+        own_tags = self.tags
+        child.tags = own_tags + [t for t in tags if t not in own_tags] if tags else list(own_tags)
         child.metadata = {**self.metadata, **metadata} if metadata else dict(self.metadata)
         child.project_name = project_name or self.project_name
         child.events = []
@@ -127,7 +163,7 @@ class RunTree:
         child.otel_parent_span_id = self._remote_span_id
         child._remote_span_id = None
         child._order = None
-        child._parent_order = self.dotted_order
+        child._parent_order = self._order or self.dotted_order
         return child
 
     @property
@@ -194,8 +230,9 @@ class RunTree:
 
         ``w3c=False`` (or ``configure(w3c=False)``) leaves out the W3C headers.
         """
+        # The properties inlined: this runs once per outgoing request.
         return codec.outgoing(
-            self.dotted_order, self.trace_id, self.span_id,
+            self._order or self.dotted_order, self.trace_id, self._remote_span_id or traceparent.span_id_of(self.id),
             self.metadata, self.tags, self.project_name,
             w3c=codec.EMIT_W3C[0] if w3c is None else w3c, sampled=self.sampled, tracestate=self.tracestate,
         )  # fmt: skip
@@ -207,7 +244,14 @@ class RunTree:
         As in LangSmith's SDKs the result stands for the *remote* run: its ``id`` and ``dotted_order``
         are the sender's, and ``create_child()`` continues the trace under it.
         """
-        remote = codec.remote_parent(carriers.read_headers(headers))
+        return cls.from_found(carriers.read_headers(headers))
+
+    @classmethod
+    def from_found(cls, found: carriers.Found) -> RunTree | None:
+        """``from_headers`` for headers already read off their carrier with ``carriers.read_headers``."""
+        if not found:  # no tracing header at all: the common case of a request from outside
+            return None
+        remote = codec.remote_parent(found)
         if remote is None:
             return None
         run = cls.__new__(cls)

@@ -13,7 +13,7 @@ from tracing_middleware.core.context import _STATE, TracingState, resolve_parent
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.core.sampling import is_sampled
 
-__all__ = ["start_run", "finish_run", "format_error"]
+__all__ = ["start_run", "new_run", "finish_run", "format_error"]
 
 _NO_PARENT = object()
 
@@ -40,6 +40,23 @@ def start_run(
     if not settings.enabled:
         return None
     parent_run = state.run if parent is _NO_PARENT else resolve_parent(parent)
+    run = new_run(state, settings, name, run_type, inputs, tags, metadata, project_name, parent_run, run_id)
+    return run, _STATE.set(TracingState(run, state.project_name, state.tags, state.metadata, state.enabled))
+
+
+def new_run(
+    state: TracingState,
+    settings: config.Settings,
+    name: str,
+    run_type: str,
+    inputs: dict[str, Any] | None,
+    tags: list[str] | None,
+    metadata: Mapping[str, Any] | None,
+    project_name: str | None,
+    parent_run: RunTree | None,
+    run_id: str | None = None,
+) -> RunTree:
+    """The run ``start_run`` makes under ``state`` (tracing on), without making it current."""
     if state.tags:
         tags = list(state.tags) + [t for t in tags or () if t not in state.tags]
     if state.metadata:
@@ -47,17 +64,14 @@ def start_run(
     project = project_name or state.project_name
     if parent_run is not None:
         run = parent_run.create_child(
-            name, run_type, inputs=inputs, tags=tags, metadata=dict(metadata) if metadata else None,
-            project_name=project, run_id=run_id,
-        )  # fmt: skip
+            name, run_type, inputs=inputs, tags=tags, metadata=metadata, project_name=project, run_id=run_id
+        )
     else:
-        run = RunTree(
-            name, run_type, inputs=inputs, tags=tags, metadata=dict(metadata) if metadata else None,
-            project_name=project or settings.project_name, id=run_id,
-        )  # fmt: skip
+        run = RunTree.root(name, run_type, inputs, tags, metadata, project or settings.project_name, run_id)
     if run.sampled is None:
-        run.sampled = is_sampled(run.trace_id, settings.sample_rate)
-    return run, _STATE.set(state._replace(run=run))
+        rate = settings.sample_rate
+        run.sampled = True if rate >= 1 else is_sampled(run.trace_id, rate)
+    return run
 
 
 def format_error(error: BaseException) -> str:

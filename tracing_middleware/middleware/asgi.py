@@ -12,8 +12,10 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from tracing_middleware.core import config
+from tracing_middleware.core.context import _STATE
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
-from tracing_middleware.middleware.request import ROUTE_KEY, SCOPE_KEY, RequestRun
+from tracing_middleware.middleware.request import ROUTE_KEY, SCOPE_KEY, RequestRun, needs_info
 
 __all__ = ["TracingMiddleware", "SCOPE_KEY", "route_template"]
 
@@ -99,6 +101,7 @@ class TracingMiddleware:
         # Decoding every header costs more than the rest of RequestInfo; only these options read them.
         self._read_headers = bool(opts.capture_headers or opts.run_name or opts.trust or opts.shared_secret)
         self._excludes = bool(opts.exclude_paths)
+        self._needs_info = needs_info(opts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -108,28 +111,45 @@ class TracingMiddleware:
         if _outbound["pending"] and self.options.instrument_outbound:
             _instrument_outbound()
         path = scope.get("path", "")
-        if self._excludes and self.options.excluded(path):
+        if (
+            (self._excludes and self.options.excluded(path))
+            or not _STATE.get().enabled
+            or not config.get_settings().enabled
+        ):  # before any work on the request: an untraced one costs next to nothing
             scope[SCOPE_KEY] = None
             await self.app(scope, receive, send)
             return
         raw_headers = scope.get("headers", ())
-        client = scope.get("client")
-        info = RequestInfo(
-            scope.get("method", "GET") if kind == "http" else "WS",
-            path,
-            scope.get("query_string", b"").decode("latin-1"),
-            client[0] if client else None,
-            [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw_headers]
-            if self._read_headers
-            else (),
-        )
-        request = RequestRun.begin(info, raw_headers, self.options)
+        method = scope.get("method", "GET") if kind == "http" else "WS"
+        query = scope.get("query_string", b"").decode("latin-1")
+        info = None
+        if self._needs_info:  # what trust rules, captured headers and run names see; skipped when none is set
+            client = scope.get("client")
+            info = RequestInfo(
+                method,
+                path,
+                query,
+                client[0] if client else None,
+                [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw_headers]
+                if self._read_headers
+                else (),
+            )
+        request = RequestRun.open(method, path, query, info, raw_headers, self.options)
         scope[SCOPE_KEY] = None if request is None else request.run  # also tells a second layer to stand aside
         if request is None:
             await self.app(scope, receive, send)
             return
         if kind == "websocket":
             await self._websocket(request, scope, receive, send)
+            return
+        run = request.run
+        if run is None or run.sampled is False:
+            # Nothing to record (request_run=False, or a trace not sampled): the handler only needs the context.
+            token = _STATE.set(request.state)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                _STATE.reset(token)
             return
         root_path = scope.get("root_path", "")
         trailers = False
@@ -153,14 +173,14 @@ class TracingMiddleware:
             ):
                 request.finish(None, route_template(scope, root_path))
 
-        token = request.activate()
+        token = _STATE.set(request.state)
         try:
             await self.app(scope, receive, traced_send)
         except BaseException as error:
             request.finish(error, route_template(scope, root_path))
             raise
         finally:
-            request.deactivate(token)
+            _STATE.reset(token)
         if not request.ended:
             incomplete = None if request.status else RuntimeError("the application returned without a response")
             request.finish(incomplete, route_template(scope, root_path))

@@ -6,14 +6,15 @@ import contextvars
 from typing import Any
 
 from tracing_middleware.core import config
-from tracing_middleware.core.context import TracingState, get_tracing_context, reset_state, set_state
+from tracing_middleware.core.context import _STATE, TracingState
+from tracing_middleware.core.ids import now_us
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
 from tracing_middleware.core.run_tree import RunTree
-from tracing_middleware.core.runs import fail, finish_run, start_run
+from tracing_middleware.core.runs import fail, finish_run, new_run
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 
-__all__ = ["RequestRun", "SCOPE_KEY", "ROUTE_KEY", "ERROR_KEY"]
+__all__ = ["RequestRun", "needs_info", "SCOPE_KEY", "ROUTE_KEY", "ERROR_KEY"]
 
 SCOPE_KEY = "tracing_middleware.run"
 """Where the request run is kept: an ASGI scope key / WSGI environ key (also marks a traced request)."""
@@ -36,15 +37,28 @@ def _claimed_parent(carrier: Any) -> dict[str, str]:
     return links
 
 
+def needs_info(options: MiddlewareOptions) -> bool:
+    """Whether an option reads the ``RequestInfo`` (trust rules, captured headers, run names)."""
+    return bool(options.checks_trust or options.capture_headers or options.run_name is not None)
+
+
 class RequestRun:
     """One request's run and the tracing state its handler runs in."""
 
-    __slots__ = ("run", "state", "info", "options", "status", "ended")
+    __slots__ = ("run", "state", "info", "method", "options", "status", "ended")
 
-    def __init__(self, run: RunTree | None, state: TracingState, info: RequestInfo, options: MiddlewareOptions) -> None:
+    def __init__(
+        self,
+        run: RunTree | None,
+        state: TracingState,
+        info: RequestInfo | None,
+        options: MiddlewareOptions,
+        method: str,
+    ) -> None:
         self.run = run
         self.state = state
-        self.info = info
+        self.info = info  # None when no option reads it (see ``needs_info``)
+        self.method = method
         self.options = options
         self.status: int | None = None
         self.ended = False
@@ -52,40 +66,48 @@ class RequestRun:
     @classmethod
     def begin(cls, info: RequestInfo, carrier: Any, options: MiddlewareOptions) -> RequestRun | None:
         """Start the request run as a child of the caller's run (or a new root); None when not traced."""
-        current = get_tracing_context()
-        if not current.enabled or not config.get_settings().enabled or options.excluded(info.path):
+        return cls.open(info.method, info.path, info.query_string, info, carrier, options)
+
+    @classmethod
+    def open(
+        cls, method: str, path: str, query: str, info: RequestInfo | None, carrier: Any, options: MiddlewareOptions
+    ) -> RequestRun | None:
+        """``begin`` for adapters that build ``info`` only when ``needs_info(options)``; None is refused otherwise."""
+        current = _STATE.get()
+        if not current.enabled:
             return None
-        parent = RunTree.from_headers(carrier)
+        settings = config.get_settings()
+        if not settings.enabled or (options.exclude_paths and options.excluded(path)):
+            return None
+        if info is None and needs_info(options):
+            raise ValueError("these options read the request's RequestInfo: pass it (see needs_info)")
+        parent = RunTree.from_found(read_headers(carrier))
         metadata: dict[str, Any] | None = None
-        if parent is not None and options.checks_trust and not options.trusted(info):
+        if parent is not None and options.checks_trust and (info is None or not options.trusted(info)):
             metadata = _claimed_parent(carrier)
             parent = None
         if not options.request_run:
             # Handlers run directly under the caller's run, as with tracing_context(parent=headers).
-            return cls(None, current._replace(run=parent), info, options)
-        inputs: dict[str, Any] = {"method": info.method, "path": info.path, "query": info.query_string}
-        captured = options.captured(info)
-        if captured:
-            inputs["headers"] = captured
-        started = start_run(
-            info.method, "chain", inputs, metadata=metadata, project_name=options.project_name,
-            parent=parent if parent is not None else False,
-        )  # fmt: skip
-        if started is None:
-            return None
-        run, token = started
-        state = get_tracing_context()
-        reset_state(token)  # the adapter activates the state around the handler itself
-        return cls(run, state, info, options)
+            state = TracingState(parent, current.project_name, current.tags, current.metadata, current.enabled)
+            return cls(None, state, info, options, method)
+        inputs: dict[str, Any] = {"method": method, "path": path, "query": query}
+        if options.capture_headers and info is not None:
+            captured = options.captured(info)
+            if captured:
+                inputs["headers"] = captured
+        # What start_run makes, built without making it current: the adapter activates the state itself.
+        run = new_run(current, settings, method, "chain", inputs, None, metadata, options.project_name, parent)
+        state = TracingState(run, current.project_name, current.tags, current.metadata, current.enabled)
+        return cls(run, state, info, options, method)
 
     def activate(self) -> contextvars.Token[TracingState]:
         """Make the request's state current; pair with ``deactivate`` in ``finally``."""
-        return set_state(self.state)
+        return _STATE.set(self.state)
 
     @staticmethod
     def deactivate(token: contextvars.Token[TracingState]) -> None:
         """Undo ``activate``."""
-        reset_state(token)
+        _STATE.reset(token)
 
     def finish(self, error: BaseException | None = None, route: str | None = None) -> None:
         """End the run: name from the route, status in outputs, 5xx or an exception as error. Idempotent."""
@@ -95,18 +117,25 @@ class RequestRun:
         run = self.run
         if run is None:
             return
-        info = self.info if route is None else RequestInfo(**{**self.info.__dict__, "route": route})
-        if self.options.run_name is not None:
+        run_name = self.options.run_name
+        if run_name is not None and self.info is not None:
+            info = self.info if route is None else RequestInfo(**{**self.info.__dict__, "route": route})
             try:
-                run.name = str(self.options.run_name(info))
+                run.name = str(run_name(info))
             except Exception:  # a failing name function costs only the name
                 run.name = f"{info.method} {route}" if route else info.method
         elif route:
-            run.name = f"{info.method} {route}"
-        if self.status is not None:
-            run.outputs = {"status_code": self.status}
-            if self.status >= 500 and error is None:
-                run.error = f"HTTP {self.status}"
+            run.name = f"{self.method} {route}"
+        status = self.status
+        if status is not None:
+            run.outputs = {"status_code": status}
+            if status >= 500 and error is None:
+                run.error = f"HTTP {status}"
         if error is not None:
             fail(run, error)
-        finish_run(run, None)
+        if run.end_us is None:  # finish_run(run, None) for a run nobody ended: the usual case, inlined
+            now = now_us()
+            run.end_us = now if now >= run.start_us else run.start_us
+            config.record(run)
+        else:
+            finish_run(run, None)

@@ -19,8 +19,10 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
+from tracing_middleware.core import config
+from tracing_middleware.core.context import _STATE
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
-from tracing_middleware.middleware.request import ERROR_KEY, ROUTE_KEY, SCOPE_KEY, RequestRun
+from tracing_middleware.middleware.request import ERROR_KEY, ROUTE_KEY, SCOPE_KEY, RequestRun, needs_info
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -64,6 +66,8 @@ def instrument_outbound_once() -> None:
 
 def _wsgi_text(value: str) -> str:
     """A PEP 3333 "bytes as latin-1" string as the UTF-8 text the client sent."""
+    if value.isascii():  # the usual path: ASCII reads the same either way
+        return value
     try:
         return value.encode("latin-1").decode("utf-8", "replace")
     except UnicodeEncodeError:  # not a native string after all: keep it as it is
@@ -164,18 +168,25 @@ class WSGITracingMiddleware:
         if not callable(app):
             raise TypeError(f"WSGITracingMiddleware wraps a WSGI application (a callable); got {type(app).__name__}")
         self.app = app
-        self.options = options_from(options)
+        self.options = opts = options_from(options)
+        self._needs_info = needs_info(opts)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if SCOPE_KEY in environ:
             return self.app(environ, start_response)
         if self.options.instrument_outbound:
             instrument_outbound_once()
-        request = begin(request_info(environ), environ, self.options)
+        if not _STATE.get().enabled or not config.get_settings().enabled:  # untraced: skip all request work
+            environ[SCOPE_KEY] = None
+            return self.app(environ, start_response)
+        request = self._begin(environ)
         # Also set for an untraced request: it tells a second layer (or a framework adapter) to stand aside.
         environ[SCOPE_KEY] = None if request is None else request.run or request.state.run
         if request is None:
             return self.app(environ, start_response)
+        run = request.run
+        if run is None or run.sampled is False:
+            return self._untracked(request, environ, start_response)
 
         def traced_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
@@ -185,15 +196,43 @@ class WSGITracingMiddleware:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
-        token = request.activate()
+        token = _STATE.set(request.state)
         try:
             body = self.app(environ, traced_start_response)
         except BaseException as error:
             request.finish(error, route=environ.get(ROUTE_KEY))
             raise
         finally:
-            request.deactivate(token)
+            _STATE.reset(token)
+        if type(body) is list or type(body) is tuple:  # producing its chunks runs no code: nothing to activate
+            return _ListBody(body, request, environ)
         return TracedBody(body, request, environ)
+
+    def _begin(self, environ: WSGIEnvironment) -> RequestRun | None:
+        """``begin``, building the ``RequestInfo`` only when an option reads it; never fails the request."""
+        if self._needs_info:
+            return begin(request_info(environ), environ, self.options)
+        try:
+            path = _wsgi_text(str(environ.get("SCRIPT_NAME") or "") + str(environ.get("PATH_INFO") or "")) or "/"
+            method = str(environ.get("REQUEST_METHOD") or "GET").upper()
+            query = str(environ.get("QUERY_STRING") or "")
+            return RequestRun.open(method, path, query, None, environ, self.options)
+        except Exception as error:
+            logger.warning("request not traced: %s: %s", type(error).__name__, error)
+            return None
+
+    def _untracked(
+        self, request: RequestRun, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Nothing to record (``request_run=False``, or a trace not sampled): only the context is kept."""
+        token = _STATE.set(request.state)
+        try:
+            body = self.app(environ, start_response)
+        finally:
+            _STATE.reset(token)
+        if type(body) is list or type(body) is tuple:
+            return body
+        return TracedBody(body, request, environ)  # chunks made by code still run under the request's context
 
 
 class TracedBody:
@@ -212,7 +251,7 @@ class TracedBody:
         return self
 
     def __next__(self) -> bytes:
-        token = self._request.activate()
+        token = _STATE.set(self._request.state)
         try:
             if self._chunks is None:
                 self._chunks = iter(self._body)
@@ -223,7 +262,7 @@ class TracedBody:
             self._error = error  # the server still calls close(), which ends the run
             raise
         finally:
-            self._request.deactivate(token)
+            _STATE.reset(token)
 
     def close(self) -> None:
         """Close the application's body (as PEP 3333 requires), then end the run."""
@@ -241,3 +280,21 @@ class TracedBody:
             raise
         finally:
             self._request.finish(error or reported_error(self._environ), route=self._environ.get(ROUTE_KEY))
+
+
+class _ListBody:
+    """A list (or tuple) body, iterated as it is; ``close()`` ends the run, as with ``TracedBody``."""
+
+    __slots__ = ("_body", "_request", "_environ")
+
+    def __init__(self, body: list[bytes] | tuple[bytes, ...], request: RequestRun, environ: WSGIEnvironment) -> None:
+        self._body = body
+        self._request = request
+        self._environ = environ
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        """End the run (a list has nothing to close)."""
+        self._request.finish(reported_error(self._environ), route=self._environ.get(ROUTE_KEY))

@@ -21,12 +21,12 @@ import re
 from collections.abc import MutableMapping
 from typing import Any, NamedTuple
 
-from tracing_middleware.core import config
+from tracing_middleware.core import config, ids
 from tracing_middleware.core.context import _STATE
 from tracing_middleware.core.propagation import baggage
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT, TRACESTATE
 from tracing_middleware.core.run_tree import RunTree
-from tracing_middleware.core.runs import finish_run, start_run
+from tracing_middleware.core.runs import finish_run, new_run
 from tracing_middleware.transports import targets as _targets
 
 __all__ = [
@@ -141,14 +141,19 @@ class Hop:
         if run is None:
             return
         self.run = None  # remembered hops stay small: only the exchange's identity is kept
-        outputs = None
         status = self.status
         if status is not None:
             run.metadata["http.status_code"] = status
-            outputs = {"status_code": status}
             if status >= 500 and error is None:
                 run.error = f"HTTP {status}"
-        finish_run(run, None, outputs, error)
+            if error is None and run.end_us is None:
+                # finish_run(run, None, {"status_code": status}) without its general cases: the common end.
+                run.outputs = {"status_code": status}
+                now = ids.now_us()
+                run.end_us = now if now >= run.start_us else run.start_us
+                config.record(run)
+                return
+        finish_run(run, None, None if status is None else {"status_code": status}, error)
 
 
 # Two generations: when the newer one is full it becomes the older one, and the older one is dropped.
@@ -225,8 +230,9 @@ def begin(
     if _targets._excluded and _targets.is_excluded(url):
         return Hop(None, None, request_id, strip=True) if copied else None
     targets = options.targets
+    # "amz-" in the query is necessary for a presigned URL: most requests skip the SigV4 check.
     send = (targets.all or targets.allows(scheme, host, port, url)) and not (
-        (authorization is not None or query) and _targets.is_sigv4(authorization, query)
+        (authorization is not None or (query and "amz-" in query.lower())) and _targets.is_sigv4(authorization, query)
     )
     settings = config.get_settings()
     if not settings.enabled:
@@ -241,20 +247,24 @@ def begin(
     name = f"{method} {netloc}{path}"
     state = _STATE.get()
     if state.tags or state.metadata or state.project_name or state.run is not parent:
-        started = start_run(name, "chain", None, parent=parent)  # scoped defaults to merge: the full path
-        if started is None:
-            return None
-        run, token = started
-        _STATE.reset(token)  # the client run is never current: it only names the downstream parent
+        # Scoped defaults to merge: what start_run makes; the client run is never current.
+        run = new_run(state, settings, name, "chain", None, None, None, None, parent)
     else:
         run = parent.create_child(name)  # what start_run makes here, without making it current
     # Headers before the http.* metadata: baggage carries the caller's metadata, not this request's.
     sent = run.to_headers(w3c=settings.w3c) if send else None
-    run.metadata["http.method"] = method
-    run.metadata["http.url"] = _redacted(url, query) if query else url
-    hop = Hop(run, sent, request_id, strip=copied)
+    metadata = run.metadata
+    metadata["http.method"] = method
+    # _redacted(url, query) with its common case (no secret-looking name) spared the call.
+    metadata["http.url"] = (
+        (f"{url}?{query}" if _SECRET_NAME.search(query) is None else _redacted(url, query)) if query else url
+    )
+    hop = Hop(run, sent, request_id, copied)
     if sent is not None:
-        _remember(sent[TRACE], hop)
+        newer = _remembered[0]  # _remember(sent[TRACE], hop), inlined on the per-request path
+        newer[sent[TRACE]] = hop
+        if len(newer) >= _MAX_REMEMBERED:
+            _remembered[:] = [{}, newer]
     return hop
 
 

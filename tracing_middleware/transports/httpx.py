@@ -22,6 +22,7 @@ import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from tracing_middleware.core.context import _STATE
 from tracing_middleware.transports import client_run
 from tracing_middleware.transports.client_run import Hop, Options, Switch, current_parent, global_options
 
@@ -70,12 +71,7 @@ _TRACE = b"langsmith-trace"
 _BAGGAGE = b"baggage"
 _TRACEPARENT = b"traceparent"
 _AUTHORIZATION = b"authorization"
-
-
-def _items(headers: Any) -> list[tuple[bytes, bytes, bytes]] | None:
-    """The header list of httpx itself, ``(raw name, lowercase name, value)``, when it has the known shape."""
-    items = getattr(headers, "_list", None)
-    return items if type(items) is list and (not items or len(items[0]) == 3) else None
+_WATCHED = frozenset({_TRACE, _BAGGAGE, _TRACEPARENT, _AUTHORIZATION})
 
 
 def _prepare(parent: Any, options: Options, request: Request) -> Hop | None:
@@ -85,9 +81,13 @@ def _prepare(parent: Any, options: Options, request: Request) -> Hop | None:
         trace = authorization = None
         found_baggage: list[str] = []
         found_traceparent = False
-        items = _items(headers)
-        pairs = [(k, v) for _, k, v in items] if items is not None else [(k.lower(), v) for k, v in headers.raw]
-        for lowered, value in pairs:
+        # httpx's own header list, (raw name, lowercase name, value), when it has the known shape.
+        items: list[tuple[bytes, bytes, bytes]] | None = getattr(headers, "_list", None)
+        if type(items) is not list or (items and len(items[0]) != 3):
+            items = None
+        for _, lowered, value in items if items is not None else [(k, k.lower(), v) for k, v in headers.raw]:
+            if lowered not in _WATCHED:
+                continue
             if lowered == _TRACE:
                 trace = value.decode("latin-1")
             elif lowered == _BAGGAGE:
@@ -171,7 +171,7 @@ def _send(hop: Hop, send: Callable[..., Response], request: Request, *target: An
     except BaseException as error:
         hop.end(error)
         raise
-    hop.respond(response.status_code)
+    hop.status = response.status_code
     if response.is_closed:  # a body given whole (MockTransport, a cached response) is read and closed already
         hop.end()
     else:
@@ -185,7 +185,7 @@ async def _asend(hop: Hop, send: Callable[..., Awaitable[Response]], request: Re
     except BaseException as error:
         hop.end(error)
         raise
-    hop.respond(response.status_code)
+    hop.status = response.status_code
     if response.is_closed:  # a body given whole (MockTransport, a cached response) is read and closed already
         hop.end()
     else:
@@ -278,7 +278,8 @@ def _defers(client: Any, request: Request) -> bool:
 
 def _patch_sync(original: Callable[..., Any], switch: Switch) -> Callable[..., Any]:
     def _send_single_request(self: Any, request: Request) -> Response:
-        parent = current_parent() if switch.on else None
+        state = _STATE.get()  # current_parent(), inlined: this runs for every request of every client
+        parent = state.run if state.enabled and switch.on else None
         if parent is None or _defers(self, request):
             return original(self, request)  # type: ignore[no-any-return]
         hop = _prepare(parent, global_options(), request)
@@ -292,7 +293,8 @@ def _patch_sync(original: Callable[..., Any], switch: Switch) -> Callable[..., A
 
 def _patch_async(original: Callable[..., Any], switch: Switch) -> Callable[..., Any]:
     async def _send_single_request(self: Any, request: Request) -> Response:
-        parent = current_parent() if switch.on else None
+        state = _STATE.get()  # current_parent(), inlined: this runs for every request of every client
+        parent = state.run if state.enabled and switch.on else None
         if parent is None or _defers(self, request):
             return await original(self, request)  # type: ignore[no-any-return]
         hop = _prepare(parent, global_options(), request)

@@ -17,6 +17,7 @@ context manager (``with session.get(url, stream=True) as response:``) or call ``
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -25,11 +26,13 @@ from urllib.parse import urlsplit
 try:
     import requests
     from requests.adapters import BaseAdapter, HTTPAdapter
+    from requests.structures import CaseInsensitiveDict
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
         "tracing_middleware.transports.requests needs requests: pip install 'tracing-middleware[requests]'"
     ) from error
 
+from tracing_middleware.core.context import _STATE
 from tracing_middleware.transports import client_run
 from tracing_middleware.transports.client_run import Hop, Options, Switch, current_parent, global_options
 
@@ -38,23 +41,49 @@ __all__ = ["TracingAdapter", "patch_points"]
 logger = logging.getLogger("tracing_middleware.transports")
 
 
+_READ = ("baggage", "langsmith-trace", "authorization")
+
+
 def _text(value: str | bytes | None) -> str | None:
     return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+@functools.lru_cache(maxsize=256)  # a service calls the same few URLs over and over
+def _split(url: str) -> tuple[str, str, int | None, str, str]:
+    """Scheme, lowercase host, port, path and query of a URL; ``ValueError`` for a bad port."""
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port, parts.path or "/", parts.query
 
 
 def _prepare(parent: Any, options: Options, request: requests.PreparedRequest) -> Hop | None:
     """Decide for ``request`` and write its headers; never raises into the caller's request."""
     try:
         headers = request.headers
-        found_baggage = _text(headers.get("baggage"))
-        parts = urlsplit(request.url or "")
+        # requests' CaseInsensitiveDict keeps lowercase name -> (name, value) in ``_store``: reading it
+        # directly spares a KeyError raised and caught inside ``headers.get`` for each absent header.
+        store: dict[str, tuple[str, str | bytes]] | None = None
+        if type(headers) is CaseInsensitiveDict:
+            store = headers._store
+            found = [store.get(name) for name in _READ]
+            baggage, trace, authorization = (None if item is None else _text(item[1]) for item in found)
+            found_traceparent = "traceparent" in store
+        else:
+            baggage, trace, authorization = (_text(headers.get(name)) for name in _READ)
+            found_traceparent = "traceparent" in headers
+        scheme, host, port, path, query = _split(request.url or "")
         hop = client_run.begin(
-            parent, options, id(request), request.method or "GET", parts.scheme, parts.hostname or "",
-            parts.port, parts.path or "/", parts.query,
-            _text(headers.get("langsmith-trace")), _text(headers.get("authorization")),
+            parent, options, id(request), request.method or "GET", scheme, host, port, path, query,
+            trace, authorization,
         )  # fmt: skip
-        if hop is not None:
-            client_run.apply(hop, headers, [found_baggage] if found_baggage else [], "traceparent" in headers)
+        if hop is None:
+            return None
+        written = hop.headers
+        if store is not None and written and not (hop.strip or trace or baggage or found_traceparent):
+            # None of ours is there yet: what apply() writes, without a lowercasing __setitem__ per header.
+            for name, text in written.items():
+                store[name] = (name, text)
+        else:
+            client_run.apply(hop, headers, [baggage] if baggage else [], found_traceparent)
         return hop
     except Exception:  # a tracing fault must never fail the user's request (e.g. a malformed URL)
         logger.warning("outbound tracing skipped for one request", exc_info=True)
@@ -73,15 +102,15 @@ def _end_on_close(response: requests.Response, hop: Hop) -> None:
     response.close = close_and_end  # type: ignore[method-assign]
 
 
-def _send(hop: Hop, send: Callable[..., requests.Response], request: Any, kwargs: dict[str, Any]) -> Any:
+def _send(hop: Hop, send: Callable[..., requests.Response], request: Any, kwargs: dict[str, Any], *target: Any) -> Any:
     try:
-        response = send(request, **kwargs)
+        response = send(*target, request, **kwargs)
     except BaseException as error:
         hop.end(error)
         raise
     history = getattr(response, "history", None)
     # With redirects followed, this exchange's own response is the first of the history.
-    hop.respond((history[0] if history else response).status_code)
+    hop.status = (history[0] if history else response).status_code
     if kwargs.get("stream"):
         _end_on_close(response, hop)
     else:
@@ -132,16 +161,18 @@ class TracingAdapter(BaseAdapter):
 def _defers(session: requests.Session, request: requests.PreparedRequest) -> bool:
     """True when the request goes through a mounted ``TracingAdapter``: its own options then apply."""
     try:
-        if not any(isinstance(adapter, TracingAdapter) for adapter in session.adapters.values()):
-            return False
-        return isinstance(session.get_adapter(request.url or ""), TracingAdapter)
+        for adapter in session.adapters.values():
+            if isinstance(adapter, TracingAdapter):
+                return isinstance(session.get_adapter(request.url or ""), TracingAdapter)
+        return False  # the common case: none of ours is mounted
     except Exception:  # no adapter for this URL: Session.send raises the user's error itself
         return False
 
 
 def _patch_send(original: Callable[..., Any], switch: Switch) -> Callable[..., Any]:
     def send(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        parent = current_parent() if switch.on else None
+        state = _STATE.get()  # current_parent(), inlined: this runs for every request of every session
+        parent = state.run if state.enabled and switch.on else None
         if parent is None or _defers(self, request):
             return original(self, request, **kwargs)  # type: ignore[no-any-return]
         hop = _prepare(parent, global_options(), request)
@@ -149,7 +180,7 @@ def _patch_send(original: Callable[..., Any], switch: Switch) -> Callable[..., A
             return original(self, request, **kwargs)  # type: ignore[no-any-return]
         # Session.send fills in stream from the session when the caller did not pass it.
         kwargs.setdefault("stream", self.stream)
-        response: requests.Response = _send(hop, lambda r, **kw: original(self, r, **kw), request, kwargs)
+        response: requests.Response = _send(hop, original, request, kwargs, self)
         return response
 
     send.__wrapped__ = original  # type: ignore[attr-defined]

@@ -42,7 +42,13 @@ def _text(value: Any) -> list[str]:
 
 
 def _add(found: Found, name: str, value: Any) -> None:
-    values = _text(value)
+    # One str or bytes value is the usual case: skip _text's isinstance chain.
+    if type(value) is bytes:
+        values = [value.decode("latin-1")]
+    elif type(value) is str:
+        values = [value]
+    else:
+        values = _text(value)
     if values:
         found.setdefault(name, []).extend(values)
 

@@ -33,7 +33,7 @@ def _single(values: list[str] | None, what: str) -> str | None:
     if not values:
         return None
     first = values[0]
-    if any(value != first for value in values[1:]):
+    if len(values) > 1 and any(value != first for value in values[1:]):
         reject(what, "repeated with different values")
         return None
     return first
