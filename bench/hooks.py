@@ -1,6 +1,6 @@
-"""Hooks for /work/shared/bench/peer_overhead.py's outbound (``httpx``) case.
+"""Hooks for path/to/peer_overhead.py's outbound (``httpx``) case.
 
-    python /work/shared/bench/peer_overhead.py --kinds httpx --ours bench.hooks:no_app \
+    python path/to/peer_overhead.py --kinds httpx --ours bench.hooks:no_app \
         --ours-setup bench.hooks:setup --ours-httpx bench.hooks:instrument_client --ours-span bench.hooks:parent_span
 
 (``bench`` is importable when the package is installed editable; otherwise add ``PYTHONPATH=.``.)

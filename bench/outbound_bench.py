@@ -3,7 +3,7 @@
 
 No network: httpx uses ``MockTransport``, requests a ``BaseAdapter`` subclass returning a canned
 ``Response``. Calls run inside a parent run/span/transaction, one parent per 50 calls (as in
-/work/shared/bench/peer_overhead.py). Each family runs in its own subprocess (global patches of one
+path/to/peer_overhead.py). Each family runs in its own subprocess (global patches of one
 peer cannot leak into another), round-robin, ``--repeats`` times; the median µs/call is reported.
 
 Families:

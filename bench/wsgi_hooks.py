@@ -2,7 +2,7 @@
 
 From the repository root (so ``bench`` is importable)::
 
-    python /work/shared/bench/peer_overhead.py --kinds wsgi \
+    python path/to/peer_overhead.py --kinds wsgi \
         --ours bench.wsgi_hooks:wrap --ours-wsgi bench.wsgi_hooks:wrap --ours-setup bench.wsgi_hooks:setup
 
 ``wrap`` raises ``TypeError`` for an ASGI app, which such a benchmark skips. Outbound instrumentation is
