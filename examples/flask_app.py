@@ -17,6 +17,7 @@ Each request becomes a run named after its URL rule (``POST /my-route``), a chil
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, jsonify
@@ -41,4 +42,4 @@ def fake_route() -> Any:
 
 
 if __name__ == "__main__":
-    app.run(host="127.0.0.1", port=8001, threaded=True)
+    app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8001")), threaded=True)

@@ -102,6 +102,9 @@ class TracingMiddleware:
         self._read_headers = bool(opts.capture_headers or opts.run_name or opts.trust or opts.shared_secret)
         self._excludes = bool(opts.exclude_paths)
         self._needs_info = needs_info(opts)
+        # Set the exporters up now, on the thread building the app (the main one, as a rule): only there
+        # can a flush be chained to SIGTERM. Lazily, on a request thread, only atexit would flush.
+        config.get_settings()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

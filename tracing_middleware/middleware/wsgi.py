@@ -170,6 +170,9 @@ class WSGITracingMiddleware:
         self.app = app
         self.options = opts = options_from(options)
         self._needs_info = needs_info(opts)
+        # Set the exporters up now, on the thread building the app (the main one, as a rule): only there
+        # can a flush be chained to SIGTERM. Lazily, on a request thread, only atexit would flush.
+        config.get_settings()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if SCOPE_KEY in environ:

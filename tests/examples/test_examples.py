@@ -1,0 +1,93 @@
+"""Each example server runs with its one command, and the seed client's trace continues into it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+for module in ("fastapi", "uvicorn", "flask", "django", "httpx"):
+    pytest.importorskip(module)
+
+import httpx  # noqa: E402
+
+from tracing_middleware.exporters.sqlite import TraceStore  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    return tmp_path / "traces.sqlite3"
+
+
+def serve(command: list[str], url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.stderr.read().decode() if process.stderr else "server exited")
+        try:
+            httpx.post(url, timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"{url} did not answer")
+
+
+@pytest.fixture(params=["fastapi", "flask", "django"])
+def server(request: pytest.FixtureRequest, store: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    env = {**os.environ, "TRACING_MIDDLEWARE_DB": str(store), "TRACING_MIDDLEWARE_EXPORTER": "sqlite",
+           "PORT": str(port)}  # fmt: skip
+    commands = {
+        "fastapi": [sys.executable, "-m", "uvicorn", "fastapi_app:app", "--app-dir", str(EXAMPLES),
+                    "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        "flask": [sys.executable, str(EXAMPLES / "flask_app.py")],  # PORT from the environment
+        "django": [sys.executable, str(EXAMPLES / "django_app.py"), "runserver", f"127.0.0.1:{port}", "--noreload"],
+    }  # fmt: skip
+    process = serve(commands[request.param], f"http://127.0.0.1:{port}/my-route", env)
+    try:
+        yield f"http://127.0.0.1:{port}", env
+    finally:
+        process.terminate()  # SIGTERM: each server exits cleanly and its runs are flushed
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_the_seed_client_trace_continues_into_each_example(server: tuple[str, dict[str, str]], store: Path) -> None:
+    url, env = server
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "seed_client.py")], env={**env, "SERVER_URL": url},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    deadline = time.monotonic() + 15
+    runs = []
+    while time.monotonic() < deadline and not any(r.name == "my_application" for r in runs):
+        time.sleep(0.2)
+        if store.exists():
+            with TraceStore(store) as traces:
+                runs = list(traces.iter_runs())
+    by_name = {run.name: run for run in runs}
+    client, application = by_name["my_client_function"], by_name["my_application"]
+    request = next(run for run in runs if run.id == application.parent_run_id)
+    assert request.parent_run_id == client.id and request.trace_id == client.trace_id
+    assert request.name.startswith("POST ") and "my-route" in request.name
