@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netutil import free_port
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -48,16 +48,10 @@ class Server:
         return [json.loads(line) for line in self.otel_path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve(tmp_path: Path, options: dict[str, Any] | None = None, otel: bool = False) -> Iterator[Server]:
     """Run the app under uvicorn until the block ends; the runs file is complete afterwards."""
-    port = _free_port()
+    port = free_port()
     runs_path = tmp_path / f"runs-{port}.jsonl"
     otel_path = tmp_path / f"spans-{port}.jsonl" if otel else None
     env = {**os.environ, "TM_RUNS_OUT": str(runs_path), "TM_OPTIONS": json.dumps(options or {})}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from netutil import free_port
 
 HERE = Path(__file__).parent
 JS = HERE / "js"
@@ -70,18 +71,10 @@ def _wait_healthy(base: str, process: subprocess.Popen[Any], log: Path) -> None:
     raise AssertionError(f"server not up after {START_TIMEOUT_S} s:\n{log.read_text()[-4000:]}")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def uvicorn_app(app: str, env: dict[str, str], logs: Path) -> Iterator[str]:
     """Serve ``module:attr`` from this folder under uvicorn; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     log = logs / f"{app.replace(':', '-')}-{port}.log"
     command = [
         sys.executable,
