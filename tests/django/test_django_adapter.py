@@ -20,8 +20,8 @@ from django.test import AsyncClient, Client, override_settings  # noqa: E402
 
 from tracing_middleware import InMemoryExporter, get_current_run_tree  # noqa: E402
 from tracing_middleware.adapters.django import TracingMiddleware  # noqa: E402
-from tracing_middleware.middleware.request import SCOPE_KEY  # noqa: E402
-from tracing_middleware.middleware.wsgi import ROUTE_KEY, WSGITracingMiddleware  # noqa: E402
+from tracing_middleware.middleware.request import ROUTE_KEY, SCOPE_KEY  # noqa: E402
+from tracing_middleware.middleware.wsgi import WSGITracingMiddleware  # noqa: E402
 
 ROUTE = "GET items/<int:item_id>"
 HERE = Path(__file__).resolve().parent

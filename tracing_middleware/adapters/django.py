@@ -29,15 +29,8 @@ except ImportError as error:  # pragma: no cover - exercised only without Django
     raise ImportError("tracing Django apps needs Django: pip install 'tracing-middleware[django]'") from error
 
 from tracing_middleware.middleware.options import MiddlewareOptions, options_from
-from tracing_middleware.middleware.request import SCOPE_KEY, RequestRun
-from tracing_middleware.middleware.wsgi import (
-    ERROR_KEY,
-    ROUTE_KEY,
-    begin,
-    instrument_outbound_once,
-    reported_error,
-    request_info,
-)
+from tracing_middleware.middleware.request import ERROR_KEY, ROUTE_KEY, SCOPE_KEY, RequestRun, instrument_outbound_once
+from tracing_middleware.middleware.wsgi import begin, reported_error, request_info
 
 __all__ = ["TracingMiddleware", "SETTING"]
 

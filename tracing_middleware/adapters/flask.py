@@ -20,7 +20,8 @@ except ImportError as error:  # pragma: no cover - exercised only without Flask
     raise ImportError("tracing Flask apps needs Flask: pip install 'tracing-middleware[flask]'") from error
 
 from tracing_middleware.middleware.options import options_from
-from tracing_middleware.middleware.wsgi import ERROR_KEY, ROUTE_KEY, WSGITracingMiddleware
+from tracing_middleware.middleware.request import ERROR_KEY, ROUTE_KEY
+from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
 
 __all__ = ["TracingFlask", "instrument_app"]
 

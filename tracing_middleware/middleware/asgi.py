@@ -7,7 +7,6 @@ sets on the very scope dict the middleware passed in.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from tracing_middleware.core import config
 from tracing_middleware.core.context import _STATE
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
-from tracing_middleware.middleware.request import ROUTE_KEY, SCOPE_KEY, RequestRun, needs_info
+from tracing_middleware.middleware.request import ROUTE_KEY, SCOPE_KEY, RequestRun, instrument_outbound_once, needs_info
 
 __all__ = ["TracingMiddleware", "SCOPE_KEY", "route_template"]
 
@@ -32,20 +31,6 @@ _TRACED = frozenset({"http", "websocket"})
 _LAST_BODY = frozenset({"http.response.body", "websocket.http.response.body"})
 _START = frozenset({"http.response.start", "websocket.http.response.start"})
 _NORMAL_CLOSE = (1000, 1001)
-_outbound = {"pending": True}
-
-
-def _instrument_outbound() -> None:
-    """Patch outbound HTTP clients once per process, when that part of the package is installed."""
-    _outbound["pending"] = False
-    try:
-        instrument = importlib.import_module("tracing_middleware.instrument").instrument
-    except (ImportError, AttributeError):
-        return
-    try:
-        instrument()
-    except Exception as error:  # outbound propagation is a convenience; never fail the request for it
-        logger.warning("outbound instrumentation failed: %s: %s", type(error).__name__, error)
 
 
 def route_template(scope: Scope, root_path: str = "") -> str | None:
@@ -111,8 +96,8 @@ class TracingMiddleware:
         if kind not in _TRACED or SCOPE_KEY in scope:
             await self.app(scope, receive, send)
             return
-        if _outbound["pending"] and self.options.instrument_outbound:
-            _instrument_outbound()
+        if self.options.instrument_outbound:
+            instrument_outbound_once()
         path = scope.get("path", "")
         if (
             (self._excludes and self.options.excluded(path))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextvars
+import importlib
+import logging
+import threading
 from typing import Any
 
 from tracing_middleware.core import config
@@ -14,7 +17,9 @@ from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.core.runs import fail, finish_run, new_run
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 
-__all__ = ["RequestRun", "needs_info", "SCOPE_KEY", "ROUTE_KEY", "ERROR_KEY"]
+__all__ = ["RequestRun", "needs_info", "instrument_outbound_once", "SCOPE_KEY", "ROUTE_KEY", "ERROR_KEY"]
+
+logger = logging.getLogger("tracing_middleware.middleware")
 
 SCOPE_KEY = "tracing_middleware.run"
 """Where the request run is kept: an ASGI scope key / WSGI environ key (also marks a traced request)."""
@@ -22,6 +27,29 @@ ROUTE_KEY = "tracing_middleware.route"
 """Scope/environ key where a framework adapter leaves the matched route template, to name the run."""
 ERROR_KEY = "tracing_middleware.error"
 """Scope/environ key where a framework adapter leaves an exception it turned into an error response."""
+
+
+_outbound_lock = threading.Lock()
+_outbound_pending = True  # one flag for every adapter: outbound patching happens once per process
+
+
+def instrument_outbound_once() -> None:
+    """Turn on outbound header injection (``tracing_middleware.instrument()``) once per process, if available."""
+    global _outbound_pending
+    if not _outbound_pending:
+        return
+    with _outbound_lock:
+        if not _outbound_pending:
+            return
+        _outbound_pending = False
+        try:
+            instrument = importlib.import_module("tracing_middleware.instrument").instrument
+        except (ImportError, AttributeError):
+            return  # outbound instrumentation is not part of this installation
+        try:
+            instrument()
+        except Exception as error:  # a client library failing to patch must not fail the request
+            logger.warning("outbound instrumentation failed: %s: %s", type(error).__name__, error)
 
 
 def _claimed_parent(carrier: Any) -> dict[str, str]:

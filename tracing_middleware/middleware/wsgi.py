@@ -13,16 +13,21 @@ from the public internet, set a trust policy (``trusted_networks``, ``shared_sec
 
 from __future__ import annotations
 
-import importlib
 import logging
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from tracing_middleware.core import config
 from tracing_middleware.core.context import _STATE
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
-from tracing_middleware.middleware.request import ERROR_KEY, ROUTE_KEY, SCOPE_KEY, RequestRun, needs_info
+from tracing_middleware.middleware.request import (
+    ERROR_KEY,
+    ROUTE_KEY,
+    SCOPE_KEY,
+    RequestRun,
+    instrument_outbound_once,
+    needs_info,
+)
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -34,34 +39,10 @@ __all__ = [
     "request_info",
     "begin",
     "reported_error",
-    "instrument_outbound_once",
-    "ROUTE_KEY",
-    "ERROR_KEY",
 ]
 
 
 logger = logging.getLogger("tracing_middleware.wsgi")
-_outbound_lock = threading.Lock()
-_outbound_done = False
-
-
-def instrument_outbound_once() -> None:
-    """Turn on outbound header injection (``tracing_middleware.instrument()``) once per process, if available."""
-    global _outbound_done
-    if _outbound_done:
-        return
-    with _outbound_lock:
-        if _outbound_done:
-            return
-        _outbound_done = True
-        try:
-            instrument = importlib.import_module("tracing_middleware.instrument").instrument
-        except (ImportError, AttributeError):
-            return  # outbound instrumentation is not part of this installation
-        try:
-            instrument()
-        except Exception as error:  # a client library failing to patch must not fail the request
-            logger.warning("outbound instrumentation failed: %s: %s", type(error).__name__, error)
 
 
 def _wsgi_text(value: str) -> str:
