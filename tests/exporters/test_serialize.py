@@ -122,6 +122,40 @@ def test_deep_nesting_is_cut() -> None:
     assert depth == MAX_DEPTH
 
 
+def nested(depth: int, leaf: Any) -> Any:
+    """``depth`` containers, alternating lists and dicts, around ``leaf``."""
+    value = leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {'k"[{\\': value}
+    return value
+
+
+def depth_of(value: Any) -> int:
+    depth = 0
+    while isinstance(value, (list, dict)):
+        value = value[0] if isinstance(value, list) else next(iter(value.values()))
+        depth += 1
+    return depth
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 200, 900])
+def test_nesting_the_encoder_accepts_is_cut_too(depth: int) -> None:
+    # Plain JSON data shallower than the interpreter's recursion limit: the C encoder takes it whole.
+    result = strict_loads(safe_json(nested(depth, "leaf")))
+    assert depth_of(result) == MAX_DEPTH
+    inner = result
+    for _ in range(MAX_DEPTH):
+        inner = inner[0] if isinstance(inner, list) else inner['k"[{\\']
+    assert inner == "<max depth>"
+
+
+@pytest.mark.parametrize("leaf", ["]]]}}}", '\\"]]', "[[[{{{", 1.5, None])
+def test_nesting_up_to_the_limit_is_kept_whatever_the_strings_hold(leaf: Any) -> None:
+    value = {"wide": [nested(MAX_DEPTH - 2, leaf) for _ in range(3)], "brackets": "[" * 200}
+    assert strict_loads(safe_json(value)) == value
+    assert strict_loads(safe_json(nested(MAX_DEPTH, leaf))) == nested(MAX_DEPTH, leaf)
+
+
 def test_ten_megabyte_string_is_truncated_with_marker() -> None:
     text = safe_json({"big": "x" * 10_000_000})
     assert len(text) < FIELD_LIMIT

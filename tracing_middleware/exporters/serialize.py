@@ -77,6 +77,8 @@ def safe_json(value: Any, *, limit: int = FIELD_LIMIT) -> str:
             text = _ENCODE(value)  # the common case: already plain JSON data
         except Exception:  # not JSON data (objects, NaN, cycles, huge ints): walk it below
             text = None
+        if text is not None and _too_deep(text):
+            text = None  # the walker cuts it at MAX_DEPTH
     size: int | None
     if text is not None:
         size = len(text)
@@ -130,6 +132,30 @@ def _is_huge_container(value: Any, limit: int) -> bool:
 
 
 _CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+# Keeps brackets (as parentheses) and quotes, deletes every other ASCII character.
+_SHAPE = str.maketrans("[]{}", "()()", "".join(chr(c) for c in range(128) if chr(c) not in '[]{}"'))
+
+
+def _too_deep(text: str) -> bool:
+    """Whether JSON text (ASCII, from the encoder) nests containers deeper than ``MAX_DEPTH``.
+
+    The C encoder recurses as deep as the interpreter lets it (about 1,000 levels before Python 3.12,
+    many thousands after), so its output is checked here, with string methods only: escaped quotes go,
+    everything but brackets and quotes goes, the brackets inside strings go, and then each pass drops
+    the innermost pairs of brackets, one level at a time.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:  # fewer containers than levels: nothing to check
+        return False
+    if '\\"' in text:  # an escaped quote, or an escaped backslash before a closing one
+        text = text.replace("\\\\", "").replace('\\"', "")
+    shape = text.translate(_SHAPE).replace('""', "")  # two adjacent quotes: an empty string, or a gap between two
+    if '"' in shape:  # strings holding brackets: drop what lies between an opening and a closing quote
+        shape = "".join(shape.split('"')[::2])
+    for _ in range(MAX_DEPTH):
+        if not shape:
+            return False
+        shape = shape.replace("()", "")
+    return bool(shape)
 
 
 def _unrepresentable(value: Any) -> str:
