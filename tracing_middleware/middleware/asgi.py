@@ -77,7 +77,8 @@ class TracingMiddleware:
     ``run_name``, ``trust``, ``shared_secret``), so the common path skips decoding them.
     """
 
-    def __init__(self, app: ASGIApp, /, **options: Any) -> None:
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        # `app` may come by keyword: Starlette 0.37 builds middleware as cls(app=app, **options).
         if not callable(app):
             raise TypeError("TracingMiddleware wraps an ASGI application: TracingMiddleware(app, **options)")
         self.app = app
