@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("fastapi")
 
+import starlette
 from fastapi import APIRouter, FastAPI, WebSocket
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
@@ -33,6 +34,8 @@ def no_global_patching(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 CALLER = RunTree("caller")
+# FastAPI's routes always leave the matched route in the scope; Starlette's own router does from 1.7 on.
+STARLETTE_NAMES_ROUTES = tuple(int(part) for part in starlette.__version__.split(".")[:2]) >= (1, 7)
 
 
 def build() -> FastAPI:
@@ -97,7 +100,7 @@ def traced(memory: InMemoryExporter) -> TestClient:
         ("/api/users/7", "GET /api/users/{user_id}"),
         ("/items/8", "GET /items/{item_id}"),
         ("/sub/deep/x", "GET /sub/deep/{name}"),
-        ("/legacy/page/3", "GET /legacy/page/{n}"),
+        ("/legacy/page/3", "GET /legacy/page/{n}" if STARLETTE_NAMES_ROUTES else "GET"),
         ("/nowhere/42", "GET"),
     ],
 )

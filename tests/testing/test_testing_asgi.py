@@ -51,9 +51,13 @@ APPS = """
 """
 
 TESTS = """
+    import starlette
     from apps import fastapi_app, starlette_app
 
     from tracing_middleware import RunTree
+
+    # Starlette's own router leaves the matched route in the scope from 1.7 on; before, the run has the method only.
+    HELLO = "GET /hello/{name}" if tuple(int(p) for p in starlette.__version__.split(".")[:2]) >= (1, 7) else "GET"
 
 
     def test_fastapi_request_continues_the_parent(asgi_traced_client, traces, trace_parent):
@@ -70,15 +74,15 @@ TESTS = """
         client = asgi_traced_client(starlette_app())
         ids = [client.get(f"/hello/{name}").json()["run"] for name in ("a", "b")]
         assert [run.id for run in trace_parent.children()] == ids
-        traces.assert_tree({"GET /hello/{name}": [{}, {}]})
+        traces.assert_tree({HELLO: [{}, {}]})
 
 
     def test_headers_given_to_the_client_win(asgi_traced_client, traces, trace_parent):
         other = RunTree("other")
         headers = {name.title(): value for name, value in other.to_headers().items()}
         asgi_traced_client(starlette_app(), headers=headers).get("/hello/a")
-        assert traces.parent(traces.one("GET /hello/{name}")) is None
-        assert traces.one("GET /hello/{name}").parent_run_id == other.id
+        assert traces.parent(traces.one(HELLO)) is None
+        assert traces.one(HELLO).parent_run_id == other.id
 
 
     def test_wrong_tree(asgi_traced_client, traces):
