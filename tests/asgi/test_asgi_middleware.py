@@ -318,7 +318,14 @@ def test_bad_options_name_the_valid_ones() -> None:
     with pytest.raises(TypeError, match="exclude_paths"):
         TracingMiddleware(make_app(), exclude_path=["/x"])
     with pytest.raises(TypeError, match="ASGI application"):
-        TracingMiddleware(None)  # type: ignore[arg-type]
+        TracingMiddleware(None)
+    with pytest.raises(TypeError, match="ASGI application"):
+        TracingMiddleware(exclude_paths=["/x"])
+
+
+def test_app_by_keyword_as_starlette_037_passes_it() -> None:
+    inner = make_app()
+    assert TracingMiddleware(app=inner, exclude_paths=["/x"]).app is inner
 
 
 def test_tracing_disabled_passes_through(memory: InMemoryExporter) -> None:

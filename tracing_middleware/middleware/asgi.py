@@ -77,8 +77,9 @@ class TracingMiddleware:
     ``run_name``, ``trust``, ``shared_secret``), so the common path skips decoding them.
     """
 
-    def __init__(self, app: ASGIApp, **options: Any) -> None:
-        # `app` may come by keyword: Starlette 0.37 builds middleware as cls(app=app, **options).
+    def __init__(self, app: ASGIApp | None = None, /, **options: Any) -> None:
+        if app is None:  # Starlette 0.37 (the fastapi extra's floor) builds middleware as cls(app=app, **options)
+            app = options.pop("app", None)
         if not callable(app):
             raise TypeError("TracingMiddleware wraps an ASGI application: TracingMiddleware(app, **options)")
         self.app = app
