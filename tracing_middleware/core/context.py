@@ -57,6 +57,7 @@ __all__ = [
     "Bridge",
     "register_bridge",
     "unregister_bridge",
+    "registered_bridges",
     "enter_state",
     "enter_run",
     "exit_run",
