@@ -69,3 +69,25 @@ def test_include_urls_undoes_exclude_urls_on_the_active_runtime() -> None:
         exclude_urls("http://127.0.0.1:9", "http://127.0.0.1:10")
         include_urls("http://127.0.0.1:9")
         assert runtime.excluded_urls == ("http://127.0.0.1:10",)
+
+
+def test_configure_in_a_copy_leaves_the_originals_exporters_running() -> None:
+    class Counting(InMemoryExporter):
+        shutdowns = 0
+
+        def shutdown(self) -> None:
+            self.shutdowns += 1
+
+    theirs, ours = Counting(), Counting()
+    with use_runtime(Runtime()) as original:
+        tracing_middleware.configure(exporter=theirs)
+        with use_runtime(original.copy()) as copied:
+            assert copied.settings is original.settings
+            tracing_middleware.configure(exporter=ours)
+            tracing_middleware.configure(exporter="none")  # ours is the copy's own: shut down
+        assert (theirs.shutdowns, ours.shutdowns) == (0, 1)
+        with trace("after"):
+            pass
+        assert [run.name for run in theirs.runs] == ["after"]
+        tracing_middleware.configure(exporter="none")
+    assert theirs.shutdowns == 1

@@ -140,8 +140,9 @@ def configure(
     with _lock:
         runtime = _rt.current
         previous, runtime.settings = runtime.settings, settings
+        owned, runtime.owns_settings = runtime.owns_settings, True
         runtime.emit_w3c = settings.w3c
-    if previous is not None:
+    if previous is not None and owned:  # a runtime's copy leaves the settings it shares running
         for processor in previous.processors:
             processor.shutdown()
     return settings

@@ -53,10 +53,18 @@ class Runtime:
     """How many incoming headers of each kind were (partly) ignored."""
     last_logged: dict[str, float] = field(default_factory=dict)
     """When a rejected header kind was last logged (the log is rate-limited)."""
+    owns_settings: bool = True
+    """Whether ``configure()`` may shut the processors of ``settings`` down when it replaces them: False
+    in a copy sharing its original's settings, so configuring inside a copy leaves the original working."""
 
     def copy(self, **changes: Any) -> Runtime:
-        """A new runtime with this one's values and ``changes``; its caches and counters start empty."""
+        """A new runtime with this one's values and ``changes``; its caches and counters start empty.
+
+        Unless ``settings`` is among the changes, the copy shares this runtime's settings without owning
+        them: ``configure()`` inside the copy replaces them but does not shut them down.
+        """
         fresh: dict[str, Any] = {"remembered": [{}, {}], "rejected": {}, "last_logged": {}}
+        fresh["owns_settings"] = "settings" in changes or self.settings is None
         fresh.update(changes)
         return dataclasses.replace(self, **fresh)
 
