@@ -41,6 +41,7 @@ import contextlib
 import contextvars
 import functools
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
@@ -103,6 +104,7 @@ class Bridge:
 
 _bridges: tuple[Bridge, ...] = ()  # replaced whole, never mutated: readers need no lock
 _failed: set[tuple[int, str]] = set()
+_registry_lock = threading.Lock()
 
 
 def register_bridge(bridge: Bridge) -> None:
@@ -110,14 +112,16 @@ def register_bridge(bridge: Bridge) -> None:
     global _bridges
     if not isinstance(bridge, Bridge):
         raise TypeError(f"bridge must be a tracing_middleware.core.context.Bridge; got {type(bridge).__name__}")
-    if bridge not in _bridges:
-        _bridges = (*_bridges, bridge)
+    with _registry_lock:
+        if bridge not in _bridges:
+            _bridges = (*_bridges, bridge)
 
 
 def unregister_bridge(bridge: Bridge) -> None:
     """Stop telling ``bridge``; unknown bridges are ignored."""
     global _bridges
-    _bridges = tuple(b for b in _bridges if b is not bridge)
+    with _registry_lock:
+        _bridges = tuple(b for b in _bridges if b is not bridge)
 
 
 def registered_bridges() -> tuple[Bridge, ...]:

@@ -12,8 +12,9 @@ instead of editing module globals::
 Deliberately not here, because they describe the process rather than a configuration a test could
 swap: the live batch worker threads (``core.batch``, flushed at exit and after ``fork``), the patches
 applied to third-party classes (``instrument``: swapping an object cannot take a monkeypatch out), the
-locks, and the pure ``ids`` time-prefix cache (a function of the clock alone; resetting it changes
-nothing observable).
+bridges to other in-process tracers (``core.context``: they follow the tracers loaded in the process,
+and the hot paths test them with one module-global check), the locks, and the pure ``ids`` time-prefix
+cache (a function of the clock alone; resetting it changes nothing observable).
 
 The swap is process-wide, not per context: the hot paths read one module attribute (``current``).
 """
