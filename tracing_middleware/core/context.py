@@ -26,8 +26,9 @@ lets us see its own. Subclass ``Bridge`` and override what is needed:
 - ``innermost_parent(run) -> RunTree | None``: given our current run (or None), return the run new work
   should go under: ``run`` itself, or a ``RunTree`` standing for the foreign tracer's current span/run
   when that one is innermost (e.g. ``RunTree.from_dotted_order(...)`` of langsmith's current run).
-  Consulted by ``current_parent`` (``@traceable``, ``trace``, the outbound clients), in registration
-  order, each bridge seeing the previous one's answer.
+  Consulted by ``current_parent`` (``@traceable``, ``trace``, the outbound clients),
+  ``get_current_run_tree`` and ``bridged_parent`` (the middleware, for the caller's run), in
+  registration order, each bridge seeing the previous one's answer.
 
 Entering re-runs for every step of a traced generator, so hooks must be cheap: build expensive mirrors
 lazily. A hook that raises is logged once and otherwise ignored; it never reaches the user's code.
@@ -64,6 +65,7 @@ __all__ = [
     "exit_run",
     "current_state",
     "current_parent",
+    "bridged_parent",
 ]
 
 T = TypeVar("T")
@@ -210,6 +212,17 @@ def current_parent(state: TracingState | None = None) -> RunTree | None:
     return state.run
 
 
+def bridged_parent(run: RunTree | None) -> RunTree | None:
+    """``run`` as the registered bridges answer it: a foreign tracer's innermost run or span, or ``run``.
+
+    For a parent not (yet) current, e.g. the caller's run read from a request's headers, asked before
+    the request run is made under it.
+    """
+    if not _bridges:
+        return run
+    return _bridged_parent(run)
+
+
 def _bridged_parent(run: RunTree | None) -> RunTree | None:
     for bridge in _bridges:
         try:
@@ -225,8 +238,16 @@ def get_tracing_context() -> TracingState:
 
 
 def get_current_run_tree() -> RunTree | None:
-    """The run the current code executes in, or None outside any run."""
-    return _state_get().run
+    """The run the current code executes in, or None outside any run.
+
+    Inside a foreign tracer's run or span started under ours (a ``langsmith.traceable`` function, an
+    OpenTelemetry span) that one is innermost, so its stand-in is returned: ``to_headers()`` then
+    names the run the code really runs in, as the same call of the LangSmith SDK would.
+    """
+    run = _state_get().run
+    if _bridges:
+        return _bridged_parent(run)
+    return run
 
 
 def resolve_parent(parent: Any) -> RunTree | None:
