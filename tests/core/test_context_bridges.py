@@ -66,6 +66,17 @@ class Foreign(Bridge):
         return self.active or run
 
 
+@pytest.fixture(autouse=True)
+def no_peer_bridges(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """These tests pin the hook points alone: the bridges to installed peers are taken out meanwhile."""
+    from tracing_middleware import bridges as peers
+
+    monkeypatch.setenv(peers.ENV, "none")  # a configure() inside a test keeps them out too
+    was = peers.apply(())
+    yield
+    peers.apply(was)
+
+
 @pytest.fixture
 def bridges() -> Iterator[list[Bridge]]:
     added: list[Bridge] = []

@@ -99,7 +99,7 @@ class OpenTelemetryBridge(Bridge):
 
     def innermost_parent(self, run: RunTree | None) -> RunTree | None:
         """The current span when it is not ours and belongs in ``run``'s trace (or ``run`` is None)."""
-        if not self._ready:
+        if not (self._ready or self.ready()):
             return run
         span = _get_current_span()
         if span.__class__ is _RunSpan:
