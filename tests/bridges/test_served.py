@@ -89,7 +89,11 @@ def check_one_tree(report: dict[str, Any], runs: list[dict[str, Any]], spans: li
     # langsmith.get_current_run_tree() in the handler is the request run (and its headers name it)
     theirs = report["ls_current"]
     assert theirs is not None
-    assert (theirs["id"], theirs["trace_id"], theirs["dotted_order"]) == (request["id"], trace_id, request["dotted_order"])
+    assert (theirs["id"], theirs["trace_id"], theirs["dotted_order"]) == (
+        request["id"],
+        trace_id,
+        request["dotted_order"],
+    )
     assert theirs["project"] == (request["session_name"] or "bridges-tests")  # a caller's project wins
     assert theirs["langsmith_trace"] == request["dotted_order"]
     # request run -> langsmith function -> our function -> client run -> the downstream request run
@@ -153,16 +157,22 @@ def test_fastapi_native_telemetry_one_trace_without_a_header(tmp_path: Path, sta
     server_span = next(span for span in spans if span["kind"] == "SERVER" and span["name"].endswith("/work"))
     assert server_span["trace_id"] == request["trace_id"].replace("-", "")
     assert request["parent_span_id"] == server_span["span_id"]  # our request run is under FastAPI's span
-    endpoint = [span for span in spans if span["name"] == "fastapi.endpoint" and span["trace_id"] == server_span["trace_id"]]
+    endpoint = [
+        span for span in spans if span["name"] == "fastapi.endpoint" and span["trace_id"] == server_span["trace_id"]
+    ]
     assert [span["parent_span_id"] for span in endpoint].count(request["span_id"]) == 1  # /work's, under our run
-    traces = {span["trace_id"] for span in spans if span["name"] != "GET /echo"} | {run["trace_id"].replace("-", "") for run in runs}
+    traces = {span["trace_id"] for span in spans if span["name"] != "GET /echo"} | {
+        run["trace_id"].replace("-", "") for run in runs
+    }
     assert traces == {server_span["trace_id"]}  # one trace per request (the /echo hop included)
 
 
 def test_fastapi_native_telemetry_one_trace_with_a_traceparent(tmp_path: Path, standin: StandIn) -> None:
     traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     with serve("fastapi", tmp_path, standin) as server:
-        report = httpx.get(server.base + "/work", headers={"traceparent": traceparent}, timeout=60, trust_env=False).json()
+        report = httpx.get(
+            server.base + "/work", headers={"traceparent": traceparent}, timeout=60, trust_env=False
+        ).json()
     runs, spans = server.runs(), server.spans()
     request = check_one_tree(report, runs, spans)
     server_span = next(span for span in spans if span["kind"] == "SERVER" and span["name"].endswith("/work"))

@@ -30,6 +30,7 @@ import threading
 from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
+from uuid import UUID
 
 try:
     from langsmith._internal import _context as _ls_context
@@ -37,6 +38,8 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
     raise ImportError(
         f"the LangSmith bridge needs langsmith ({error.name} is missing): pip install 'tracing-middleware[langsmith]'"
     ) from None
+
+import contextlib
 
 from tracing_middleware.core import config, ids
 from tracing_middleware.core.context import Bridge, TracingState
@@ -82,16 +85,16 @@ def _mirror(run: RunTree) -> Any:
 
     return LangSmithRunTree(
         name=run.name,
-        id=run.id,
-        trace_id=run.trace_id,
+        id=UUID(run.id),
+        trace_id=UUID(run.trace_id),
         dotted_order=run.dotted_order,
-        parent_run_id=run.parent_run_id,
+        parent_run_id=UUID(run.parent_run_id) if run.parent_run_id else None,
         run_type=run.run_type,
         start_time=run.start_time,
         project_name=run.project_name or config.get_settings().project_name,
         tags=list(run.tags),
         extra={"metadata": dict(run.metadata)},
-        client=CAPTURE,
+        ls_client=CAPTURE,
         replicas=[],  # every child posts to the capture only, whatever replicas langsmith's context names
     )
 
@@ -156,7 +159,7 @@ class _Capture:
         self._warned = False
 
     def create_run(self, **fields: Any) -> None:
-        """langsmith's ``Client.create_run``: a run started (or, with ``end_time``, already finished)."""
+        """Langsmith's ``Client.create_run``: a run started (or, with ``end_time``, already finished)."""
         self._forward("create_run", fields)
         run_id = str(fields.get("id"))
         if fields.get("end_time") is not None:
@@ -168,7 +171,7 @@ class _Capture:
                 self._pending.popitem(last=False)
 
     def update_run(self, run_id: Any, **fields: Any) -> None:
-        """langsmith's ``Client.update_run``: the run ended; recorded with the fields it started with."""
+        """Langsmith's ``Client.update_run``: the run ended; recorded with the fields it started with."""
         self._forward("update_run", {"run_id": run_id, **fields})
         with self._lock:
             started = self._pending.pop(str(run_id), {})
@@ -204,7 +207,8 @@ class _Capture:
                 )
             from langsmith.run_trees import get_cached_client
 
-            getattr(get_cached_client(), method)(**fields)
+            client = _ls_context._CLIENT.get() or get_cached_client()  # the client langsmith would have used
+            getattr(client, method)(**fields)
         except Exception:
             logger.warning("a langsmith run could not be sent to LangSmith", exc_info=True)
 
@@ -237,14 +241,12 @@ class LangSmithBridge(Bridge):
         return _parent_set(_Ref(run) if run is not None and state.enabled else None)
 
     def on_exit(self, handle: Any) -> None:
-        """langsmith's parent as it was before; nothing when exited in another context."""
-        try:
+        """Langsmith's parent as it was before; nothing when exited in another context."""
+        with contextlib.suppress(ValueError, RuntimeError):
             _PARENT.reset(handle)
-        except (ValueError, RuntimeError):
-            pass
 
     def innermost_parent(self, run: RunTree | None) -> RunTree | None:
-        """langsmith's current run when it is inside ``run`` (or ``run`` is None), else ``run``."""
+        """Langsmith's current run when it is inside ``run`` (or ``run`` is None), else ``run``."""
         ref = _parent_get()
         if ref is None or ref.__class__ is _Ref:
             return run

@@ -29,6 +29,8 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
         "pip install 'tracing-middleware[otlp]'"
     ) from None
 
+import contextlib
+
 from tracing_middleware.core.context import Bridge, TracingState
 from tracing_middleware.core.run_tree import RunTree
 
@@ -90,10 +92,8 @@ class OpenTelemetryBridge(Bridge):
         if handle is None:
             return
         if isinstance(handle, contextvars.Token):
-            try:
+            with contextlib.suppress(ValueError, RuntimeError):
                 handle.var.reset(handle)
-            except (ValueError, RuntimeError):
-                pass
         else:  # another runtime context than the default contextvars one
             otel_context.detach(handle)
 
