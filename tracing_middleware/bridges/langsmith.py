@@ -39,8 +39,6 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
         f"the LangSmith bridge needs langsmith ({error.name} is missing): pip install 'tracing-middleware[langsmith]'"
     ) from None
 
-import contextlib
-
 from tracing_middleware.core import config, ids
 from tracing_middleware.core.context import Bridge, TracingState
 from tracing_middleware.core.run_tree import RUN_TYPES, RunTree
@@ -53,6 +51,7 @@ logger = logging.getLogger("tracing_middleware.bridges")
 _PARENT: contextvars.ContextVar[Any] = _ls_context._PARENT_RUN_TREE_REF
 _parent_get = _PARENT.get
 _parent_set = _PARENT.set
+_parent_reset = _PARENT.reset
 _MAX_PENDING = 10_000  # runs started but not finished that we wait for; the oldest are dropped beyond
 
 
@@ -242,8 +241,10 @@ class LangSmithBridge(Bridge):
 
     def on_exit(self, handle: Any) -> None:
         """Langsmith's parent as it was before; nothing when exited in another context."""
-        with contextlib.suppress(ValueError, RuntimeError):
-            _PARENT.reset(handle)
+        try:
+            _parent_reset(handle)
+        except (ValueError, RuntimeError):  # exited in another context than entered: nothing to undo here
+            return
 
     def innermost_parent(self, run: RunTree | None) -> RunTree | None:
         """Langsmith's current run when it is inside ``run`` (or ``run`` is None), else ``run``."""

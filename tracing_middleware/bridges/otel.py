@@ -16,6 +16,7 @@ every header and export of this package does, so with both on, our mapping wins 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from typing import Any
 
@@ -28,8 +29,6 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
         f"the OpenTelemetry bridge needs opentelemetry-api ({error.name} is missing): "
         "pip install 'tracing-middleware[otlp]'"
     ) from None
-
-import contextlib
 
 from tracing_middleware.core.context import Bridge, TracingState
 from tracing_middleware.core.run_tree import RunTree
@@ -67,6 +66,7 @@ class OpenTelemetryBridge(Bridge):
     def __init__(self) -> None:
         self._ready = False  # a provider, once set, stays set: checked until then
         self._last: tuple[RunTree | None, int, RunTree | None] = (None, 0, None)
+        self._trace: tuple[str, int] = ("", 0)
 
     def ready(self) -> bool:
         """Whether a real tracer provider is set (the bridge does nothing before)."""
@@ -79,8 +79,12 @@ class OpenTelemetryBridge(Bridge):
         run = state.run
         if run is None or not (self._ready or self.ready()):
             return None
+        trace_id = run.trace_id
+        last = self._trace
+        if last[0] != trace_id:  # the runs of one request share their trace: parse its id once
+            last = self._trace = (trace_id, int(trace_id.replace("-", ""), 16))
         context = SpanContext(
-            int(run.trace_id.replace("-", ""), 16),
+            last[1],
             int(run.span_id, 16),
             is_remote=False,
             trace_flags=_NOT_SAMPLED if run.sampled is False else _SAMPLED,

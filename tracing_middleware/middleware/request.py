@@ -121,7 +121,7 @@ class RequestRun:
         if parent is not None and options.checks_trust and (info is None or not options.trusted(info)):
             metadata = _claimed_parent(carrier)
             parent = None
-        elif registered_bridges():  # an in-process tracer's span may already stand for this request
+        elif registered_bridges():  # an in-process tracer's span (FastAPI's own) may already hold this request
             parent = bridged_parent(parent)
         if not options.request_run:
             # Handlers run directly under the caller's run, as with tracing_context(parent=headers).
