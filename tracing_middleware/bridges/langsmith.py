@@ -1,10 +1,10 @@
 """The LangSmith SDK and our runs in one tree: ``langsmith.traceable``, ``langsmith.trace`` and LangChain.
 
-Ours inside theirs: while one of our runs is current, langsmith's parent variable holds a stand-in
-for a weak reference which, when langsmith first asks (``get_current_run_tree()``, a
-``@traceable`` call, a LangChain runnable), builds a langsmith ``RunTree`` with our run's id, trace
-id, dotted order and project. Nothing is built for the requests that never ask, which is most of
-them: entering costs one ``ContextVar.set``.
+Ours inside theirs: while one of our runs is current, langsmith's parent variable holds ``LIVE``, a
+stand-in for a weak reference which, when langsmith asks (``get_current_run_tree()``, a
+``@traceable`` call, a LangChain runnable), answers a langsmith ``RunTree`` mirroring our current run:
+its id, trace id, dotted order and project. Nothing is built for the requests that never ask, which
+is most of them: the outermost entry costs one ``ContextVar.set``, a nested one a ``ContextVar.get``.
 
 Theirs inside ours: while a langsmith run is current and its dotted order extends our current run's
 (or no run of ours is current), ``current_parent()`` answers a ``RunTree`` standing for it, so our
@@ -40,7 +40,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
     ) from None
 
 from tracing_middleware.core import config, ids
-from tracing_middleware.core.context import Bridge, TracingState
+from tracing_middleware.core.context import Bridge, TracingState, current_state
 from tracing_middleware.core.run_tree import RUN_TYPES, RunTree
 from tracing_middleware.core.sampling import is_sampled
 
@@ -53,29 +53,45 @@ _parent_get = _PARENT.get
 _parent_set = _PARENT.set
 _parent_reset = _PARENT.reset
 _MAX_PENDING = 10_000  # runs started but not finished that we wait for; the oldest are dropped beyond
+_MAX_MIRRORS = 256  # mirrors kept for the runs that asked most recently (a langsmith child holds its own)
 
 
-class _Ref:
-    """Takes a weak reference's place in langsmith's parent variable: called, it gives our run's mirror.
+class _Live:
+    """Takes a weak reference's place in langsmith's parent variable: called, it mirrors our current run.
 
-    It holds the mirror strongly once built, so the mirror lives as long as a context holds this.
+    The run is the one current *now* (None when none is, or tracing is off here).
+
+    One object stands for every run of ours, so entering a run nested in one of ours sets nothing:
+    only the outermost entry (and one inside a langsmith run) puts it in langsmith's variable. Mirrors
+    are built on the first call for a run and kept for the most recent runs.
     """
 
-    __slots__ = ("run", "mirror", "failed")
+    __slots__ = ("_mirrors", "_lock")
 
-    def __init__(self, run: RunTree) -> None:
-        self.run = run
-        self.mirror: Any = None
-        self.failed = False
+    def __init__(self) -> None:
+        self._mirrors: OrderedDict[int, tuple[RunTree, Any]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __call__(self) -> Any:
-        mirror = self.mirror
-        if mirror is None and not self.failed:
-            try:
-                mirror = self.mirror = _mirror(self.run)
-            except Exception:  # never into the user's code: langsmith then sees no parent
-                self.failed = True
-                logger.warning("could not build a langsmith RunTree for run %s", self.run.id, exc_info=True)
+        state = current_state()
+        run = state.run
+        if run is None or not state.enabled:
+            return None
+        key = id(run)
+        with self._lock:
+            found = self._mirrors.get(key)
+            if found is not None and found[0] is run:
+                self._mirrors.move_to_end(key)
+                return found[1]
+        try:
+            mirror = _mirror(run)
+        except Exception:  # never into the user's code: langsmith then sees no parent
+            logger.warning("could not build a langsmith RunTree for run %s", run.id, exc_info=True)
+            return None
+        with self._lock:
+            self._mirrors[key] = (run, mirror)  # the run is held too: its id() cannot be reused meanwhile
+            if len(self._mirrors) > _MAX_MIRRORS:
+                self._mirrors.popitem(last=False)
         return mirror
 
 
@@ -226,6 +242,7 @@ def _exporting_to_langsmith() -> bool:
 
 
 CAPTURE = _Capture()
+LIVE = _Live()
 
 
 class LangSmithBridge(Bridge):
@@ -235,12 +252,13 @@ class LangSmithBridge(Bridge):
         self._last: tuple[Any, RunTree | None, RunTree | None] = (None, None, None)
 
     def on_enter(self, state: TracingState) -> Any:
-        """Our run (or none) becomes langsmith's current parent too."""
-        run = state.run
-        return _parent_set(_Ref(run) if run is not None and state.enabled else None)
+        """Make langsmith's parent follow our state; nothing to do when an enclosing entry already did."""
+        if _parent_get() is LIVE:
+            return None
+        return _parent_set(LIVE)
 
     def on_exit(self, handle: Any) -> None:
-        """Langsmith's parent as it was before; nothing when exited in another context."""
+        """Put langsmith's parent back as it was; nothing when exited in another context."""
         try:
             _parent_reset(handle)
         except (ValueError, RuntimeError):  # exited in another context than entered: nothing to undo here
@@ -249,7 +267,7 @@ class LangSmithBridge(Bridge):
     def innermost_parent(self, run: RunTree | None) -> RunTree | None:
         """Langsmith's current run when it is inside ``run`` (or ``run`` is None), else ``run``."""
         ref = _parent_get()
-        if ref is None or ref.__class__ is _Ref:
+        if ref is None or ref is LIVE:
             return run
         last_ref, last_run, stand_in = self._last
         if ref is last_ref and last_run is run:

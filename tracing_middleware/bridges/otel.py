@@ -1,9 +1,10 @@
 """OpenTelemetry and our runs in one trace: spans started under our runs, our runs under their spans.
 
-Ours inside theirs... and theirs inside ours: while one of our runs is current, OpenTelemetry's
-current span is a ``NonRecordingSpan`` standing for it (trace id = the trace UUID, span id = the last
-8 bytes of the run UUID, as ``traceparent`` and our OTLP exporter write them), so spans started in a
-handler are its children in the same trace; their own exporters still send them. While a span
+While one of our runs is current, OpenTelemetry's current span is ``LIVE``, a ``NonRecordingSpan``
+whose context is that run (trace id = the trace UUID, span id = the last 8 bytes of the run UUID, as
+``traceparent`` and our OTLP exporter write them), so spans started in a handler are its children in
+the same trace; their own exporters still send them. The outermost entry attaches it; runs nested in
+ours only check it is still current. While a span
 started inside our run (or with no run of ours current, e.g. FastAPI's own server span) is current,
 ``current_parent()`` answers a ``RunTree`` whose OTLP parent is that span, so our runs join its trace
 under it. A span of another trace than our current run's leaves our run the parent.
@@ -18,36 +19,91 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 try:
     from opentelemetry import context as otel_context
     from opentelemetry import trace
-    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+    from opentelemetry.trace import INVALID_SPAN_CONTEXT, NonRecordingSpan, Span, SpanContext, TraceFlags
 except ImportError as error:  # pragma: no cover - exercised in a subprocess without the package
     raise ImportError(
         f"the OpenTelemetry bridge needs opentelemetry-api ({error.name} is missing): "
         "pip install 'tracing-middleware[otlp]'"
     ) from None
 
-from tracing_middleware.core.context import Bridge, TracingState
+from tracing_middleware.core.context import Bridge, TracingState, current_state
 from tracing_middleware.core.run_tree import RunTree
 
 __all__ = ["OpenTelemetryBridge", "bridge"]
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
-_get_current_span = trace.get_current_span
 _set_span_in_context = trace.set_span_in_context
 _attach = otel_context.attach
 
 
-class _RunSpan(NonRecordingSpan):
-    """The span OpenTelemetry sees as current while our ``run`` is: recognised, never exported."""
+def _fast_span_reader() -> Callable[[], Any] | None:
+    """The current span read straight off OpenTelemetry's default (contextvars) runtime context.
 
-    def __init__(self, context: SpanContext, run: RunTree) -> None:
-        super().__init__(context)
-        self.run = run
+    ``get_current_span()`` goes through four calls; this is one ``ContextVar.get`` and one dict lookup,
+    paid on every run of ours. It relies on two private names, so it is used only when both are there
+    and the runtime context is the default one; otherwise the public call is used.
+    """
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    key = getattr(importlib.import_module("opentelemetry.trace.propagation"), "_SPAN_KEY", None)
+    if not isinstance(variable, contextvars.ContextVar) or not isinstance(key, str):
+        return None
+    get_context = variable.get
+
+    def current_span() -> Any:
+        return get_context().get(key)
+
+    return current_span
+
+
+# The current span, or None/INVALID_SPAN when there is none (callers check identity, then validity).
+_peek: Callable[[], Any] = _fast_span_reader() or trace.get_current_span
+
+
+class _LiveSpan(NonRecordingSpan):
+    """OpenTelemetry's current span while runs of ours are: its context is the run of ours current *now*.
+
+    One span stands for every run, so entering a run nested in one of ours attaches nothing: only the
+    outermost entry (and one inside a span started meanwhile) does. Never exported, never recording.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(INVALID_SPAN_CONTEXT)
+        self._last: tuple[RunTree | None, SpanContext] = (None, INVALID_SPAN_CONTEXT)
+        self._trace: tuple[str, int] = ("", 0)
+
+    def get_span_context(self) -> SpanContext:
+        """Our current run as a span context (invalid when no run of ours is current, or tracing is off)."""
+        state = current_state()
+        run = state.run
+        if run is None or not state.enabled:
+            return INVALID_SPAN_CONTEXT
+        last = self._last
+        if last[0] is run:
+            return last[1]
+        trace_id = run.trace_id
+        parsed = self._trace
+        if parsed[0] != trace_id:  # the runs of one request share their trace: parse its id once
+            parsed = self._trace = (trace_id, int(trace_id.replace("-", ""), 16))
+        context = SpanContext(
+            parsed[1],
+            int(run.span_id, 16),
+            is_remote=False,
+            trace_flags=_NOT_SAMPLED if run.sampled is False else _SAMPLED,
+        )
+        self._last = (run, context)
+        return context
+
+
+LIVE = _LiveSpan()
 
 
 def _provider_set() -> bool:
@@ -66,7 +122,6 @@ class OpenTelemetryBridge(Bridge):
     def __init__(self) -> None:
         self._ready = False  # a provider, once set, stays set: checked until then
         self._last: tuple[RunTree | None, int, RunTree | None] = (None, 0, None)
-        self._trace: tuple[str, int] = ("", 0)
 
     def ready(self) -> bool:
         """Whether a real tracer provider is set (the bridge does nothing before)."""
@@ -75,21 +130,14 @@ class OpenTelemetryBridge(Bridge):
         return self._ready
 
     def on_enter(self, state: TracingState) -> Any:
-        """Our run becomes OpenTelemetry's current span; the attach token is the handle."""
-        run = state.run
-        if run is None or not (self._ready or self.ready()):
+        """Make OpenTelemetry's current span follow our run; the attach token is the handle.
+
+        Nothing to do (None) when no provider is set, when ``state`` has no run, or when an enclosing
+        entry already made ``LIVE`` current.
+        """
+        if state.run is None or not (self._ready or self.ready()) or _peek() is LIVE:
             return None
-        trace_id = run.trace_id
-        last = self._trace
-        if last[0] != trace_id:  # the runs of one request share their trace: parse its id once
-            last = self._trace = (trace_id, int(trace_id.replace("-", ""), 16))
-        context = SpanContext(
-            last[1],
-            int(run.span_id, 16),
-            is_remote=False,
-            trace_flags=_NOT_SAMPLED if run.sampled is False else _SAMPLED,
-        )
-        return _attach(_set_span_in_context(_RunSpan(context, run)))
+        return _attach(_set_span_in_context(LIVE))
 
     def on_exit(self, handle: Any) -> None:
         """Detach; nothing when exited in another context than entered (a generator closed elsewhere)."""
@@ -105,8 +153,8 @@ class OpenTelemetryBridge(Bridge):
         """The current span when it is not ours and belongs in ``run``'s trace (or ``run`` is None)."""
         if not (self._ready or self.ready()):
             return run
-        span = _get_current_span()
-        if span.__class__ is _RunSpan:
+        span = _peek()
+        if span is LIVE or span is None or not isinstance(span, Span):
             return run
         context = span.get_span_context()
         if not context.is_valid:

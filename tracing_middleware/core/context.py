@@ -21,8 +21,9 @@ lets us see its own. Subclass ``Bridge`` and override what is needed:
   ``tracing_context(parent=False)``, ``suppress_tracing``). Return anything, e.g. an OpenTelemetry
   ``context.attach`` token or the token of langsmith's parent variable; it is given back to
 - ``on_exit(handle)``: called just before the state made current with it is undone, bridges in the
-  reverse order of entry. It may run in another context than ``on_enter`` (a generator finished
-  elsewhere); it must then do nothing harmful.
+  reverse order of entry; not called for a ``None`` handle (nothing to undo: e.g. the foreign tracer
+  already follows our state, set up by an enclosing run's entry). It may run in another context than
+  ``on_enter`` (a generator finished elsewhere); it must then do nothing harmful.
 - ``innermost_parent(run) -> RunTree | None``: given our current run (or None), return the run new work
   should go under: ``run`` itself, or a ``RunTree`` standing for the foreign tracer's current span/run
   when that one is innermost (e.g. ``RunTree.from_dotted_order(...)`` of langsmith's current run).
@@ -152,14 +153,18 @@ RunToken = contextvars.Token[TracingState] | _Bridged
 """What ``enter_state``/``enter_run`` return and ``exit_run`` takes; opaque to callers."""
 
 
-def _enter_bridged(state: TracingState, token: contextvars.Token[TracingState]) -> _Bridged:
+def _enter_bridged(state: TracingState, token: contextvars.Token[TracingState]) -> RunToken:
     handles: list[tuple[Bridge, Any]] = []
     for bridge in _bridges:
         try:
-            handles.append((bridge, bridge.on_enter(state)))
+            handle = bridge.on_enter(state)
         except Exception:
             _hook_failed(bridge, "on_enter")
-    return _Bridged(token, handles)
+            continue
+        if handle is not None:
+            handles.append((bridge, handle))
+    # Every bridge had nothing to undo (the common case for nested runs): the plain token will do.
+    return _Bridged(token, handles) if handles else token
 
 
 def enter_state(state: TracingState) -> RunToken:
