@@ -26,6 +26,7 @@ from typing import Any
 try:
     from opentelemetry import context as otel_context
     from opentelemetry import trace
+    from opentelemetry.context import Context
     from opentelemetry.trace import INVALID_SPAN_CONTEXT, NonRecordingSpan, Span, SpanContext, TraceFlags
 except ImportError as error:  # pragma: no cover - exercised in a subprocess without the package
     raise ImportError(
@@ -40,32 +41,41 @@ __all__ = ["OpenTelemetryBridge", "bridge"]
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
-_set_span_in_context = trace.set_span_in_context
-_attach = otel_context.attach
 
 
-def _fast_span_reader() -> Callable[[], Any] | None:
-    """The current span read straight off OpenTelemetry's default (contextvars) runtime context.
+def _fast_paths() -> tuple[Callable[[], Any], Callable[[Any], Any]] | None:
+    """Read the current span, and attach a span, straight on OpenTelemetry's default runtime context.
 
-    ``get_current_span()`` goes through four calls; this is one ``ContextVar.get`` and one dict lookup,
-    paid on every run of ours. It relies on two private names, so it is used only when both are there
-    and the runtime context is the default one; otherwise the public call is used.
+    ``get_current_span()`` goes through four calls and ``attach(set_span_in_context(span))`` through
+    six; these are one ``ContextVar.get`` (or ``set``) and a dict operation, paid for every run of ours.
+    They rely on two private names, so they are used only when both are there and the runtime context
+    is the default contextvars one; otherwise the public calls are used.
     """
     runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
     variable = getattr(runtime, "_current_context", None)
     key = getattr(importlib.import_module("opentelemetry.trace.propagation"), "_SPAN_KEY", None)
     if not isinstance(variable, contextvars.ContextVar) or not isinstance(key, str):
         return None
-    get_context = variable.get
+    get_context, set_context = variable.get, variable.set
 
-    def current_span() -> Any:
+    def peek() -> Any:
         return get_context().get(key)
 
-    return current_span
+    def attach(span: Any) -> Any:
+        return set_context(Context({**get_context(), key: span}))
+
+    return peek, attach
 
 
+def _public_attach(span: Any) -> Any:
+    return otel_context.attach(trace.set_span_in_context(span))
+
+
+_fast = _fast_paths()
 # The current span, or None/INVALID_SPAN when there is none (callers check identity, then validity).
-_peek: Callable[[], Any] = _fast_span_reader() or trace.get_current_span
+_peek: Callable[[], Any] = _fast[0] if _fast is not None else trace.get_current_span
+# Make a span current; the token undoes it (``contextvars.Token`` on the default runtime context).
+_attach_span: Callable[[Any], Any] = _fast[1] if _fast is not None else _public_attach
 
 
 class _LiveSpan(NonRecordingSpan):
@@ -137,7 +147,7 @@ class OpenTelemetryBridge(Bridge):
         """
         if state.run is None or not (self._ready or self.ready()) or _peek() is LIVE:
             return None
-        return _attach(_set_span_in_context(LIVE))
+        return _attach_span(LIVE)
 
     def on_exit(self, handle: Any) -> None:
         """Detach; nothing when exited in another context than entered (a generator closed elsewhere)."""
