@@ -1,0 +1,97 @@
+"""One trace across real processes: httpx → an aiohttp.web service → (aiohttp's client) → FastAPI under uvicorn."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from netutil import free_port
+
+from tracing_middleware import InMemoryExporter, instrument, trace
+from tracing_middleware.exporters.sqlite import TraceStore
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+HERE = Path(__file__).resolve().parent
+
+
+def start(command: list[str], env: dict[str, str], url: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, cwd=HERE, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return process
+        except httpx.HTTPError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(log.read_text())
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)  # both servers exit cleanly on SIGTERM; queued runs are flushed
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def test_httpx_to_aiohttp_to_fastapi_is_one_trace(tmp_path: Path, memory: InMemoryExporter) -> None:
+    store = tmp_path / "traces.sqlite3"
+    path = os.pathsep.join([str(HERE.parent.parent), os.environ.get("PYTHONPATH", "")])
+    env = {
+        **os.environ,
+        "PYTHONPATH": path,
+        "TRACING_MIDDLEWARE_DB": str(store),
+        "TRACING_MIDDLEWARE_EXPORTER": "sqlite",
+    }
+    api_port, web_port = free_port(), free_port()
+    api = start(
+        [sys.executable, "-m", "uvicorn", "fastapi_served:app", "--host", "127.0.0.1", "--port", str(api_port),
+         "--log-level", "warning"],
+        {**env, "TRACING_MIDDLEWARE_SERVICE": "pricing"}, f"http://127.0.0.1:{api_port}/ready", tmp_path / "api.log",
+    )  # fmt: skip
+    try:
+        service = start(
+            [sys.executable, str(HERE / "aiohttp_served.py"), str(web_port), f"http://127.0.0.1:{api_port}"],
+            {**env, "TRACING_MIDDLEWARE_SERVICE": "orders"}, f"http://127.0.0.1:{web_port}/ready",
+            tmp_path / "web.log",
+        )  # fmt: skip
+        try:
+            instrument()
+            with trace("client") as client:
+                response = httpx.get(f"http://127.0.0.1:{web_port}/orders/A1", timeout=30)
+        finally:
+            stop(service)
+    finally:
+        stop(api)
+    assert response.json() == {"order": "A1", "stock": 5, "price": 15.75}
+    with TraceStore(store) as reader:
+        runs = [r for r in reader.iter_runs() if r.trace_id == client.trace_id]
+    by_name = {r.name: r for r in runs}
+    outbound = next(r for r in memory.runs if r.name == f"GET 127.0.0.1:{web_port}/orders/A1")
+    assert outbound.parent_run_id == client.id
+    chain = [
+        ("GET /orders/{order_id}", outbound.id, "orders"),
+        ("check_stock", "GET /orders/{order_id}", "orders"),
+        (f"GET 127.0.0.1:{api_port}/price/A1", "GET /orders/{order_id}", "orders"),
+        ("GET /price/{sku}", f"GET 127.0.0.1:{api_port}/price/A1", "pricing"),
+        ("quote", "GET /price/{sku}", "pricing"),
+    ]
+    for name, parent, service_name in chain:
+        run = by_name[name]
+        parent_id = by_name[parent].id if parent in by_name else parent
+        assert run.parent_run_id == parent_id, name
+        assert run.service == service_name, name
+    assert by_name[f"GET 127.0.0.1:{api_port}/price/A1"].metadata["http.status_code"] == 200
