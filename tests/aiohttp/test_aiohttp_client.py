@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import serving
+from aiohttp_support import serving
 from netutil import free_port
 
 from tracing_middleware import InMemoryExporter, RunTree, instrument, trace, uninstrument

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp import WSMsgType, web
-from conftest import serving
+from aiohttp_support import serving
 
 from tracing_middleware import InMemoryExporter, RunTree, get_current_run_tree, trace
 from tracing_middleware.adapters.aiohttp import instrument_app, request_run, tracing_middleware

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DEADLINE_S, HERE, named, start_worker, wait_for_runs, worker_env
+from celery_support import DEADLINE_S, HERE, named, start_worker, wait_for_runs, worker_env
 from netutil import free_port
 
 httpx = pytest.importorskip("httpx")

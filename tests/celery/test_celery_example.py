@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DEADLINE_S, named, wait_for_runs
+from celery_support import DEADLINE_S, named, wait_for_runs
 from netutil import free_port
 
 httpx = pytest.importorskip("httpx")

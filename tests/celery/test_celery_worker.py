@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Worker, named, start_worker, wait_for_runs, worker_env
+from celery_support import Worker, named, start_worker, wait_for_runs, worker_env
 
 from tracing_middleware import InMemoryExporter, trace
 
