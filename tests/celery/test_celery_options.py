@@ -8,7 +8,7 @@ import pytest
 
 celery = pytest.importorskip("celery")
 
-from tracing_middleware import InMemoryExporter, trace  # noqa: E402
+from tracing_middleware import InMemoryExporter, extract, trace  # noqa: E402
 from tracing_middleware.adapters.celery import TaskInfo, instrument_celery, uninstrument_celery  # noqa: E402
 
 
@@ -85,3 +85,38 @@ def test_misuse_raises_naming_the_valid_choices(app) -> None:
         instrument_celery(app, publish_runs="yes")
     with pytest.raises(TypeError, match=r"celery\.Celery"):
         instrument_celery(object())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("publish_runs", [True, False])
+def test_the_message_carries_context_and_secret_in_its_headers_not_its_args(
+    memory: InMemoryExporter, publish_runs: bool
+) -> None:
+    app = celery.Celery(f"publisher-{publish_runs}", broker="memory://", set_as_current=False)
+    instrument_celery(app, shared_secret="s3cret", publish_runs=publish_runs)
+    try:
+
+        @app.task(name="pub.work")
+        def work(x: int) -> int:
+            return x
+
+        with trace("caller") as caller:
+            work.apply_async((5,), queue=f"q-{publish_runs}")
+        with app.connection_for_read() as connection:
+            queue = connection.SimpleQueue(f"q-{publish_runs}")
+            message = queue.get(timeout=10)
+            headers, body = message.headers, message.decode()
+            message.ack()
+            queue.close()
+    finally:
+        uninstrument_celery(app)
+    assert headers["x-tracing-secret"] == "s3cret"
+    sender = extract(headers)
+    assert sender is not None and sender.trace_id == caller.trace_id
+    if publish_runs:
+        (publish,) = [r for r in memory.runs if r.name == "publish pub.work"]
+        assert sender.id == publish.id and publish.parent_run_id == caller.id
+        assert publish.metadata["celery.task_id"] == headers["id"]
+    else:
+        assert sender.id == caller.id and [r.name for r in memory.runs] == ["caller"]
+    args, kwargs, _embed = body
+    assert args == [5] and kwargs == {}  # nothing of ours in the task's own arguments
