@@ -9,7 +9,8 @@ a retry and the final state are recorded. Everything goes through Celery's own s
 - A task published outside any run starts a trace of its own.
 - Trust: like the HTTP adapters, a worker may refuse the publisher's context (``trust`` predicate,
   ``shared_secret``). An untrusted or malformed context gives a new root run, never a failed task.
-- A retry keeps the parent of the first attempt: the attempts are siblings.
+- A retry keeps the context its first attempt received, so the attempts are siblings (a task that
+  came with no context has its retries as children of the attempt that asked for them).
 - Recording: runs are flushed when a pool process (prefork) or the worker shuts down.
 """
 

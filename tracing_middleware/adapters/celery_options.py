@@ -29,7 +29,18 @@ class TaskInfo:
 
 @dataclass(frozen=True)
 class CeleryOptions:
-    """Options of ``instrument_celery``; names shared with the HTTP adapters mean the same there."""
+    """Options of ``instrument_celery``; names shared with the HTTP adapters mean the same there.
+
+    - ``exclude_tasks``: task names not traced, exact or a prefix ending in ``*`` (``"celery.*"``).
+    - ``trust``: a predicate on ``TaskInfo``; ``shared_secret``/``secret_header``: the message must carry
+      this header with this value (the publisher, instrumented with the same secret, adds it). When any
+      is set and fails, the publisher's context is not continued: a new root, with the claimed parent
+      kept as a link in the metadata.
+    - ``run_name``: ``TaskInfo -> str`` (default: the task's name); ``project_name``: the runs' project.
+    - ``publish_runs``: a ``publish <task>`` run around each publish, the parent of the task's run.
+    - ``record_args`` / ``record_result``: the task's args/kwargs as inputs, its result as outputs.
+    - ``instrument_outbound``: patch httpx/requests/aiohttp at the first task, as the web adapters do.
+    """
 
     exclude_tasks: Sequence[str] = ()
     trust: Callable[[TaskInfo], bool] | None = None
