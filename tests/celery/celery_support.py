@@ -1,9 +1,4 @@
-"""Helpers for the Celery tests: real ``celery worker`` subprocesses recording to a real SQLite store.
-
-Broker: kombu's filesystem transport needs nothing installed, so every test runs on a fresh machine;
-the chain test also runs on Redis (Debian's ``redis-server``, started here on 127.0.0.1). On CI, running as
-root, a missing ``redis-server`` is installed with apt-get first.
-"""
+"""Helpers for the Celery tests: real ``celery worker`` subprocesses recording to a real SQLite store."""
 
 from __future__ import annotations
 
