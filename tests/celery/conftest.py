@@ -1,8 +1,8 @@
 """Real Celery workers on a real broker (see ``celery_support``); a real redis-server for the Redis runs.
 
 Broker: kombu's filesystem transport needs nothing installed, so every test runs on a fresh machine;
-the chain test also runs on Redis (Debian's ``redis-server``, started here on 127.0.0.1). On CI, running as
-root (as CI does) on a Debian-like system, a missing ``redis-server`` is installed with apt-get first.
+the chain test also runs on Redis (Debian's ``redis-server``, started here on 127.0.0.1). Running as root
+with apt-get (as CI does), a missing ``redis-server`` is installed first.
 """
 
 from __future__ import annotations
