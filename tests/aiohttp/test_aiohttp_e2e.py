@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from netutil import free_port
+from servers import free_port, serve
 
 from tracing_middleware import InMemoryExporter, instrument, trace
 from tracing_middleware.exporters.sqlite import TraceStore
@@ -20,31 +17,6 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 HERE = Path(__file__).resolve().parent
-
-
-def start(command: list[str], env: dict[str, str], url: str, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, cwd=HERE, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)
-            return process
-        except httpx.HTTPError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(log.read_text())
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)  # both servers exit cleanly on SIGTERM; queued runs are flushed
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def test_httpx_to_aiohttp_to_fastapi_is_one_trace(tmp_path: Path, memory: InMemoryExporter) -> None:
@@ -57,28 +29,23 @@ def test_httpx_to_aiohttp_to_fastapi_is_one_trace(tmp_path: Path, memory: InMemo
         "TRACING_MIDDLEWARE_EXPORTER": "sqlite",
     }
     api_port, web_port = free_port(), free_port()
-    api = start(
-        [sys.executable, "-m", "uvicorn", "fastapi_served:app", "--host", "127.0.0.1", "--port", str(api_port),
-         "--log-level", "warning"],
-        {**env, "TRACING_MIDDLEWARE_SERVICE": "pricing"}, f"http://127.0.0.1:{api_port}/ready", tmp_path / "api.log",
-    )  # fmt: skip
-    try:
-        service = start(
-            [sys.executable, str(HERE / "aiohttp_served.py"), str(web_port), f"http://127.0.0.1:{api_port}"],
-            {**env, "TRACING_MIDDLEWARE_SERVICE": "orders"}, f"http://127.0.0.1:{web_port}/ready",
-            tmp_path / "web.log",
-        )  # fmt: skip
-        try:
-            instrument()
-            with trace("client") as client:
-                response = httpx.get(f"http://127.0.0.1:{web_port}/orders/A1", timeout=30)
-        finally:
-            stop(service)
-    finally:
-        stop(api)
+    uvicorn = [sys.executable, "-m", "uvicorn", "fastapi_served:app", "--host", "127.0.0.1", "--port", str(api_port)]
+    aiohttp_service = [sys.executable, str(HERE / "aiohttp_served.py"), str(web_port), f"http://127.0.0.1:{api_port}"]
+    with (
+        serve(uvicorn, log=tmp_path / "api.log", cwd=HERE, env={**env, "TRACING_MIDDLEWARE_SERVICE": "pricing"},
+              port=api_port),
+        serve(aiohttp_service, log=tmp_path / "web.log", cwd=HERE, env={**env, "TRACING_MIDDLEWARE_SERVICE": "orders"},
+              port=web_port),
+    ):  # fmt: skip
+        instrument()
+        with trace("client") as client:
+            response = httpx.get(f"http://127.0.0.1:{web_port}/orders/A1", timeout=30)
+    # Both servers have exited on SIGTERM, flushing their runs.
     assert response.json() == {"order": "A1", "stock": 5, "price": 15.75}
     with TraceStore(store) as reader:
-        runs = [r for r in reader.iter_runs() if r.trace_id == client.trace_id]
+        runs = list(reader.iter_runs())
+    assert {r.trace_id for r in runs} == {client.trace_id}  # both services, one trace, nothing else
+    assert len(runs) == 5
     by_name = {r.name: r for r in runs}
     outbound = next(r for r in memory.runs if r.name == f"GET 127.0.0.1:{web_port}/orders/A1")
     assert outbound.parent_run_id == client.id

@@ -1,4 +1,4 @@
-"""One trace across processes: a web request (uvicorn) → a task → a task, on prefork and solo pools,
+"""One trace across processes: a web request (uvicorn) → a task → a task, on prefork, solo and threads pools,
 on the filesystem broker and on Redis; prefork pool processes drain their runs when they exit."""
 
 from __future__ import annotations
@@ -6,38 +6,18 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from celery_support import DEADLINE_S, HERE, named, start_worker, wait_for_runs, worker_env
-from netutil import free_port
+from servers import free_port, serve
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 
-def serve_web(env: dict[str, str], tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    log = (tmp / "web.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "celery_web:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        env=env, cwd=HERE, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/docs", timeout=2)
-            return process, url
-        except httpx.HTTPError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError((tmp / "web.log").read_text())
+CHAIN = ["POST /checkout/{order}", "publish tasks.add", "tasks.add", "publish tasks.double", "tasks.double"]
 
 
 @pytest.fixture(params=["filesystem", "redis"])
@@ -49,26 +29,26 @@ def broker_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]
     return {"TEST_CELERY_BROKER": "", "TEST_CELERY_DIR": str(folder)}
 
 
-@pytest.mark.parametrize("pool", ["prefork", "solo"])
+@pytest.mark.parametrize("pool", ["prefork", "solo", "threads"])
 def test_web_request_to_task_to_task_is_one_trace(pool: str, broker_env: dict[str, str], tmp_path: Path) -> None:
     store = tmp_path / "traces.sqlite3"
-    web, url = serve_web(worker_env(store, TRACING_MIDDLEWARE_SERVICE="web", **broker_env), tmp_path)
-    worker = start_worker(worker_env(store, TRACING_MIDDLEWARE_SERVICE="worker", **broker_env), pool, tmp_path)
-    try:
-        response = httpx.post(url + "/checkout/20", timeout=30)
-        assert response.status_code == 200
-        runs = wait_for_runs(store, lambda rs: bool(named(rs, "tasks.double")), worker)
-    finally:
-        web.terminate()
-        web.wait(timeout=DEADLINE_S)
-        log = worker.stop()
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "celery_web:app", "--host", "127.0.0.1", "--port", str(port)]
+    web_env = worker_env(store, TRACING_MIDDLEWARE_SERVICE="web", **broker_env)
+    with serve(command, log=tmp_path / "web.log", cwd=HERE, env=web_env, port=port):
+        worker = start_worker(worker_env(store, TRACING_MIDDLEWARE_SERVICE="worker", **broker_env), pool, tmp_path)
+        try:
+            response = httpx.post(f"http://127.0.0.1:{port}/checkout/20", timeout=30)
+            assert response.status_code == 200
+            runs = wait_for_runs(store, lambda rs: {r.name for r in rs} >= {*CHAIN, "add.inner"}, worker)
+        finally:
+            log = worker.stop()
     assert "tracing skipped" not in log
-    runs = [r for r in runs if not r.name.startswith("GET")]  # the readiness probe
     by_name = {r.name: r for r in runs}
     request = by_name["POST /checkout/{order}"]
     assert {r.trace_id for r in runs} == {request.trace_id}
-    chain = ["POST /checkout/{order}", "publish tasks.add", "tasks.add", "publish tasks.double", "tasks.double"]
-    for parent, child in itertools.pairwise(chain):
+    assert len(runs) == 6  # nothing else: readiness was checked on the TCP port
+    for parent, child in itertools.pairwise(CHAIN):
         assert by_name[child].parent_run_id == by_name[parent].id, (parent, child)
     assert by_name["add.inner"].parent_run_id == by_name["tasks.add"].id
     assert by_name["tasks.add"].inputs == {"args": [20, 1], "kwargs": {}}
