@@ -149,6 +149,10 @@ def test_a_websocket_connection_is_one_run(memory: InMemoryExporter) -> None:
     assert run.outputs == {"status_code": 101}
 
 
-def test_instrument_app_refuses_other_objects() -> None:
+def test_instrument_app_refuses_other_objects_and_started_apps() -> None:
     with pytest.raises(TypeError, match=r"aiohttp\.web\.Application"):
         instrument_app(object())  # type: ignore[arg-type]
+    started = web.Application()
+    started.freeze()
+    with pytest.raises(RuntimeError, match="before the app starts"):
+        instrument_app(started)

@@ -101,6 +101,8 @@ def instrument_app(app: web.Application, **options: Any) -> web.Application:
     """
     if not isinstance(app, web.Application):
         raise TypeError(f"instrument_app takes an aiohttp.web.Application; got {type(app).__name__}")
+    if app.frozen:
+        raise RuntimeError("instrument_app(app) must run before the app starts: aiohttp freezes its middlewares then")
     if any(getattr(m, "__name__", "") == "trace_request" and m.__module__ == __name__ for m in app.middlewares):
         return app
     app.middlewares.insert(0, tracing_middleware(**options))
