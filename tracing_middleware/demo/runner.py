@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import IO
 
 import tracing_middleware as tm
-from tracing_middleware.cli_output import Printer
-from tracing_middleware.cli_render import render_trace
+from tracing_middleware.cli.output import Printer
+from tracing_middleware.cli.render import render_trace
 from tracing_middleware.exporters.sqlite import SQLiteExporter, TraceStore, default_path
 
 __all__ = ["run_demo"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
+
+from tracing_middleware.core.printable import get_logger
 
 MAX_TRACE_HEADER = 12_000  # about 200 dotted-order segments
 MAX_SEGMENTS = 200
@@ -17,7 +18,7 @@ MAX_PROJECT_LENGTH = 256
 MAX_TRACEPARENT = 512
 MAX_TRACESTATE = 512
 
-logger = logging.getLogger("tracing_middleware.propagation")
+logger = get_logger("tracing_middleware.propagation")
 _LOG_INTERVAL_S = 60.0
 _last_logged: dict[str, float] = {}
 rejected: dict[str, int] = {}
