@@ -83,7 +83,11 @@ COMMANDS: list[tuple[str, ...]] = [
 @pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
 @pytest.mark.parametrize("coloured", [False, True], ids=["plain", "rich"])
 def test_text_commands_print_escapes_not_control_sequences(
-    cli: Cli, hostile: tracing_middleware.RunTree, monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...], coloured: bool
+    cli: Cli,
+    hostile: tracing_middleware.RunTree,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: tuple[str, ...],
+    coloured: bool,
 ) -> None:
     if coloured:
         pytest.importorskip("rich", reason="the coloured path needs rich (the cli extra)")
@@ -132,7 +136,9 @@ def test_json_outputs_escape_c1_and_format_characters_and_parse_back(
     assert [json.loads(line)["name"] for line in exported.lines] == [NAME, CHILD]
 
 
-def test_error_lines_and_paths_are_escaped(cli: Cli, hostile: tracing_middleware.RunTree, tmp_path: pathlib.Path) -> None:
+def test_error_lines_and_paths_are_escaped(
+    cli: Cli, hostile: tracing_middleware.RunTree, tmp_path: pathlib.Path
+) -> None:
     missing = cli("traces", db=tmp_path / f"no{CLEAR}where.sqlite3")
     assert missing.code == 1 and "no trace store at" in missing.err
     assert_clean(missing.err)

@@ -157,13 +157,13 @@ def render_trace(runs: Sequence[StoredRun], glyphs: Glyphs = UNICODE, width: int
     names = {row.run.id: shown(row.run.name) for row in rows}
     placeholder = None
     if waiting_for is not None:
-        placeholder = f"{glyphs.ellipsis} root not stored yet (parent {shown(waiting_for[:8])})"
+        placeholder = f"{glyphs.ellipsis} root not stored yet (parent {shown(waiting_for)})"
 
     def label(row: TreeRow) -> str:
         return (f"{glyphs.error} " if row.run.error else "") + names[row.run.id]
 
     widest = max(len(row.prefix) + cell_width(label(row)) for row in rows)
-    name_w = min(MAX_NAME_WIDTH, max(cell_width("NAME"), cell_width(placeholder or ""), widest))
+    name_w = min(MAX_NAME_WIDTH, max(cell_width("NAME"), widest))
     # When some row does not fit, the deepest guides are cut on the left so that names stay readable.
     guides_w = name_w if name_w < MAX_NAME_WIDTH else name_w - MIN_LABEL_WIDTH
     type_w = max(4, *(cell_width(shown(row.run.run_type)) for row in rows))
@@ -183,7 +183,7 @@ def render_trace(runs: Sequence[StoredRun], glyphs: Glyphs = UNICODE, width: int
         f"{'TYPE':<{type_w}}  {'DURATION':>{dur_w}}  SERVICE", "bold",
     )])  # fmt: skip
     if placeholder is not None:
-        lines.append([(fit(placeholder, name_w, glyphs.ellipsis), "yellow"), ("  " + " " * width + "  ", "")])
+        lines.append([(placeholder, "yellow")])  # no bar: nothing is known of its timing
     for row, duration in zip(rows, durations, strict=True):
         run = row.run
         offset, length = bar_span(run.start_us, run.end_us or trace_end, trace_start, total, width)

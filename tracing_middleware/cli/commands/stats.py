@@ -53,7 +53,7 @@ def store_section(args: argparse.Namespace) -> Section:
     return Section("store", "trace store", [
         Stat("path", "path", str(numbers.path)),
         Stat("size_bytes", "size on disk", numbers.size, format_size(numbers.size)),
-        Stat("free_bytes", "free (reused, or given back by prune)", numbers.free_bytes,
+        Stat("free_bytes", "free space in the file", numbers.free_bytes,
              format_size(numbers.free_bytes)),
         Stat("traces", "traces", numbers.traces),
         Stat("runs", "runs", numbers.runs),
