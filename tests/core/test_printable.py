@@ -48,7 +48,17 @@ def test_each_dangerous_character_is_escaped(char: str, escaped: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["plain ascii", "café naïve", "注文を処理する", "👩‍👩‍👧 family", "می‌خواهم", "C:\\Users\\x", "nbsp\u00a0ok", "ÅΩ", ""],
+    [
+        "plain ascii",
+        "café naïve",
+        "注文を処理する",
+        "\U0001f469\u200d\U0001f469\u200d\U0001f467 family",  # emoji joined by zero-width joiners
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian with a zero-width non-joiner
+        "C:\\Users\\x",
+        "nbsp\u00a0ok",
+        "ÅΩ",
+        "",
+    ],
 )
 def test_ordinary_text_of_any_script_is_kept(text: str) -> None:
     assert printable(text) == text

@@ -48,8 +48,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message)}\n")
 
 
-def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
-    """The argument parser: global options, then the subparsers each command adds."""
+def build_parser(commands: Sequence[Command] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: global options, then the subparsers each command adds (default: ``COMMANDS``)."""
     from tracing_middleware import __version__
 
     parser = _Parser(prog=PROG, description="Look at the traces recorded in the SQLite trace store.")
@@ -59,7 +59,7 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
     )
     parser.add_argument("--plain", action="store_true", help="plain text, no colors (also TRACING_MIDDLEWARE_PLAIN=1)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
-    for command in commands:
+    for command in COMMANDS if commands is None else commands:
         before = set(subparsers.choices)
         command.add_parser(subparsers)
         for name in set(subparsers.choices) - before:  # the command's name and any aliases it gave
