@@ -136,6 +136,17 @@ def test_json_outputs_escape_c1_and_format_characters_and_parse_back(
     assert [json.loads(line)["name"] for line in exported.lines] == [NAME, CHILD]
 
 
+def test_export_to_a_file_is_escaped_the_same_way(
+    cli: Cli, hostile: tracing_middleware.RunTree, tmp_path: pathlib.Path
+) -> None:
+    target = tmp_path / "runs.jsonl"
+    result = cli("export", "-o", str(target))
+    assert result.code == 0, result.err
+    text = target.read_text(encoding="utf-8")
+    assert_clean(text)
+    assert [json.loads(line)["error"] for line in text.splitlines()] == [None, ERROR]
+
+
 def test_error_lines_and_paths_are_escaped(
     cli: Cli, hostile: tracing_middleware.RunTree, tmp_path: pathlib.Path
 ) -> None:
