@@ -127,11 +127,12 @@ def test_tracebacks_are_escaped_line_by_line(logged: io.StringIO) -> None:
 
 def test_every_package_logger_has_the_filter() -> None:
     import tracing_middleware.core.batch
+    import tracing_middleware.core.context
     import tracing_middleware.core.propagation.limits
     import tracing_middleware.middleware.asgi
     import tracing_middleware.middleware.request
     import tracing_middleware.middleware.wsgi  # noqa: F401
 
-    for name in ("export", "propagation", "asgi", "middleware", "wsgi"):
+    for name in ("export", "propagation", "asgi", "middleware", "wsgi", "context"):
         filters = logging.getLogger(f"tracing_middleware.{name}").filters
         assert any(type(f).__name__ == "PrintableFilter" for f in filters), name

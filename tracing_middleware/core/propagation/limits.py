@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.printable import get_logger
 
 MAX_TRACE_HEADER = 12_000  # about 200 dotted-order segments
@@ -20,9 +21,6 @@ MAX_TRACESTATE = 512
 
 logger = get_logger("tracing_middleware.propagation")
 _LOG_INTERVAL_S = 60.0
-_last_logged: dict[str, float] = {}
-rejected: dict[str, int] = {}
-"""How many headers of each kind were (partly) ignored since start-up."""
 
 
 def reject(what: str, why: str) -> None:
@@ -30,10 +28,12 @@ def reject(what: str, why: str) -> None:
 
     The value itself is never logged: it is untrusted and may be huge or hold control characters.
     """
+    runtime = _rt.current
+    rejected = runtime.rejected
     rejected[what] = rejected.get(what, 0) + 1
     now = time.monotonic()
-    if now - _last_logged.get(what, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S:
-        _last_logged[what] = now
+    if now - runtime.last_logged.get(what, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S:
+        runtime.last_logged[what] = now
         logger.warning("ignoring an invalid %s header (%s)", what, why)
 
 
