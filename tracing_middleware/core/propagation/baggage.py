@@ -3,7 +3,13 @@
 LangSmith writes ``langsmith-metadata`` (percent-encoded compact JSON object), ``langsmith-tags``
 (percent-encoded comma-joined list) and ``langsmith-project``. Python's SDK encodes with
 ``urllib.parse.quote``, JavaScript's with ``encodeURIComponent``; ``unquote`` reads both. A bad member
-costs only itself; members of other vendors are kept when ours are written.
+costs only itself.
+
+Other vendors' members follow the W3C Baggage Recommendation: a member that matches its grammar
+(``key=value`` with optional ``;property`` parts, a token key, a value of allowed octets whose
+``%`` escapes spell UTF-8) is passed on byte for byte, in order, both from the received header to
+our outgoing calls and from a request's own ``baggage`` when we add ours; an invalid one is dropped.
+At least 64 members and 8192 bytes are propagated, whole members only; ours always go last.
 
 A tag that contains ``,`` is split in two on the wire, as in both LangSmith SDKs.
 """
@@ -19,6 +25,7 @@ from urllib.parse import quote, unquote
 
 from tracing_middleware.core.propagation.limits import (
     MAX_BAGGAGE_HEADER,
+    MAX_BAGGAGE_MEMBERS,
     MAX_JSON_DEPTH,
     MAX_METADATA_JSON,
     MAX_PROJECT_LENGTH,
@@ -142,12 +149,15 @@ def _project(raw: str) -> tuple[str | None, str | None]:
 
 
 def split_members(header: str) -> list[tuple[str, str]]:
-    """``(key, raw member)`` for each list member, properties kept in the raw member; blanks dropped."""
+    """``(key, raw member)`` for each list member, properties kept in the raw member; blanks dropped.
+
+    Only the optional whitespace (spaces, tabs) around a member is trimmed; the rest is kept as sent.
+    """
     members = []
     for member in header.split(","):
-        member = member.strip()
+        member = member.strip(" \t")
         if member:
-            key = member.split("=", 1)[0].strip()
+            key = member.split("=", 1)[0].strip(" \t")
             members.append((key, member))
     return members
 
@@ -228,13 +238,23 @@ def encode(metadata: dict[str, Any] | None, tags: list[str] | None, project_name
 
 
 _ESCAPED = re.compile(r"[^%]*(?:%[0-9A-Fa-f]{2}[^%]*)*")
+# W3C Baggage grammar: list-member = key OWS "=" OWS value *( OWS ";" OWS property ), key a token
+# (RFC 7230), value of baggage-octets, property = key OWS "=" OWS value / key OWS.
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_OCTETS = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+_MEMBER = re.compile(rf"({_TOKEN})[ \t]*=[ \t]*({_OCTETS})(?:[ \t]*;[ \t]*{_TOKEN}(?:[ \t]*=[ \t]*{_OCTETS})?)*[ \t]*")
 
 
-def _well_formed(member: str) -> bool:
-    """A W3C ``key=value`` member whose value decodes: LangSmith's parsers give up on the whole header otherwise."""
-    key, eq, rest = member.partition("=")
-    value = rest.split(";", 1)[0].strip()
-    if not key.strip() or not eq or _ESCAPED.fullmatch(value) is None:
+@functools.lru_cache(maxsize=512)
+def valid_member(member: str) -> bool:
+    """Whether ``member`` is a W3C Baggage list-member whose value is percent-encoded UTF-8."""
+    match = _MEMBER.fullmatch(member)
+    if match is None:
+        return False
+    value = match.group(2)
+    if "%" not in value:
+        return True
+    if _ESCAPED.fullmatch(value) is None:
         return False
     try:
         unquote(value, errors="strict")
@@ -243,14 +263,61 @@ def _well_formed(member: str) -> bool:
     return True
 
 
-def merge(existing: list[str], ours: str) -> str:
-    """One baggage value: the other vendors' well-formed members of ``existing``, then ours."""
-    kept = [
-        member
-        for values in existing
-        for key, member in split_members(values)
-        if key not in OURS and _well_formed(member)
-    ]
+def _assemble(others: list[tuple[str, str]], ours: str) -> str:
+    """``others`` (``(key, member)``, in order) then ``ours``, within the limits W3C Baggage sets.
+
+    The specification requires at least 64 members and 8192 bytes to be propagated and forbids
+    partial members: ours always go; the others are kept in order while they fit, whole.
+    """
+    own = split_members(ours) if ours else []
+    budget = MAX_BAGGAGE_HEADER - len(ours) - (1 if ours else 0)
+    room = MAX_BAGGAGE_MEMBERS - len(own)
+    kept: list[str] = []
+    for _, member in others:
+        cost = len(member) + 1  # a valid member is ASCII: characters are bytes
+        if room <= 0 or cost > budget:
+            reject("baggage", "over the propagation limits")
+            break
+        kept.append(member)
+        budget -= cost
+        room -= 1
     if ours:
         kept.append(ours)
     return ",".join(kept)
+
+
+def _foreign_members(values: list[str]) -> list[tuple[str, str]]:
+    return [
+        (key, member)
+        for value in values
+        for key, member in split_members(value)
+        if key not in OURS and valid_member(member)
+    ]
+
+
+def foreign(values: list[str]) -> str | None:
+    """The other vendors' valid members of received ``baggage`` values, to pass downstream; None if none.
+
+    Each member is kept byte for byte (only the whitespace around it trimmed), in order; an invalid
+    one is dropped (the specification allows it); the limits of ``_assemble`` apply.
+    """
+    if not values:
+        return None
+    return _assemble(_foreign_members(values), "") or None
+
+
+def merge(existing: list[str], ours: str) -> str:
+    """One baggage value: the other vendors' valid members of ``existing``, then ``ours``.
+
+    ``ours`` may start with members forwarded from upstream; one whose key ``existing`` already
+    holds is left out (the request's own member is the newer one). LangSmith's members in
+    ``existing`` are replaced by those in ``ours``.
+    """
+    kept = _foreign_members(existing)
+    if ours:
+        present = {key for key, _ in kept}
+        members = [(key, member) for key, member in split_members(ours) if key in OURS or key not in present]
+        forwarded = [pair for pair in members if pair[0] not in OURS]
+        own = ",".join(member for key, member in members if key in OURS)
+        return _assemble(kept + forwarded, own)
+    return _assemble(kept, "")
