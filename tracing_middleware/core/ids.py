@@ -59,7 +59,6 @@ new_id: Callable[[], str] = _pick()
 
 RANDOM_TRACE_BITS = 56
 """How many of a new trace id's rightmost bits are uniformly random (W3C level 2: at least 7 bytes)."""
-_LOW56 = (1 << RANDOM_TRACE_BITS) - 1
 
 
 def new_trace_id() -> str:
@@ -71,9 +70,9 @@ def new_trace_id() -> str:
     it stays a valid UUIDv7 (version, variant and millisecond untouched); only its in-millisecond
     order against other roots is given up, which nothing depends on (traces are ordered by time).
     """
-    value = int(new_id().replace("-", ""), 16) & ~_LOW56 | random.getrandbits(RANDOM_TRACE_BITS)
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    # The low 56 bits are the last 14 hex digits: 2 ending the fourth group, the 12 of the fifth.
+    low = f"{random.getrandbits(RANDOM_TRACE_BITS):014x}"
+    return f"{new_id()[:21]}{low[:2]}-{low[2:]}"
 
 
 _second_cache: tuple[int, str] = (-1, "")  # runs cluster in time: reuse the "YYYYMMDDTHHMMSS" prefix
