@@ -106,6 +106,13 @@ def test_two_different_traceparent_headers_restart_the_trace() -> None:
     assert RunTree.from_headers([("traceparent", f"{VALID},{other}")]) is None
 
 
+def test_identical_repeats_count_once_whether_kept_apart_or_folded() -> None:
+    for carrier in ([("traceparent", VALID), ("traceparent", VALID)], [("traceparent", f"{VALID}, {VALID}")]):
+        remote = RunTree.from_headers(carrier)
+        assert remote is not None and remote.trace_id.replace("-", "") == TRACE
+    assert RunTree.from_headers([("traceparent", f"{VALID},")]) is None
+
+
 def test_sampled_flag_is_honoured_and_sent_on() -> None:
     not_sampled = RunTree.from_headers({"traceparent": f"00-{TRACE}-{SPAN}-00"})
     assert not_sampled is not None and not_sampled.sampled is False

@@ -43,6 +43,7 @@ CONTINUED = {
     "future version with more fields": [("traceparent", f"cc-{TRACE}-{SPAN}-01-what-the-future-will-be-like")],
     "leading OWS": [("traceparent", "\t " + VALID)],
     "trailing OWS": [("traceparent", VALID + " \t")],
+    "the same traceparent twice": [("traceparent", VALID), ("traceparent", VALID)],
 }
 
 RESTARTED = {

@@ -41,6 +41,17 @@ def _single(values: list[str] | None, what: str) -> str | None:
     return first
 
 
+def _unfolded(values: list[str] | None) -> list[str] | None:
+    """``traceparent`` values with the ones a server folded into one field (``a, b``) split apart.
+
+    A ``traceparent`` never holds a comma, so a folded value is two headers: the rule for repeats
+    then applies alike on servers that keep repeats (uvicorn) and on those that join them (gunicorn).
+    """
+    if not values or not any("," in value for value in values):
+        return values
+    return [part.strip(" \t") for value in values for part in value.split(",")]
+
+
 def remote_parent(found: Found) -> RemoteParent | None:
     """The caller's run from headers read off a carrier; None for no (valid) parent. Never raises.
 
@@ -48,7 +59,7 @@ def remote_parent(found: Found) -> RemoteParent | None:
     the specification forbids reading ``tracestate`` without one, and a ``traceparent`` of another
     trace than ``langsmith-trace`` names is a restart on the W3C side.
     """
-    w3c_value = _single(found.get(TRACEPARENT), "traceparent")
+    w3c_value = _single(_unfolded(found.get(TRACEPARENT)), "traceparent")
     w3c = traceparent.parse(w3c_value) if w3c_value is not None else None
     trace_value = _single(found.get(TRACE), "langsmith-trace")
     order = dotted_order.parse(trace_value) if trace_value is not None else None
