@@ -245,9 +245,13 @@ _OCTETS = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
 _MEMBER = re.compile(rf"({_TOKEN})[ \t]*=[ \t]*({_OCTETS})(?:[ \t]*;[ \t]*{_TOKEN}(?:[ \t]*=[ \t]*{_OCTETS})?)*[ \t]*")
 
 
-@functools.lru_cache(maxsize=512)
 def valid_member(member: str) -> bool:
     """Whether ``member`` is a W3C Baggage list-member whose value is percent-encoded UTF-8."""
+    return len(member) <= MAX_BAGGAGE_HEADER and _valid(member)
+
+
+@functools.lru_cache(maxsize=512)  # every hop and call of a trace sends the same members
+def _valid(member: str) -> bool:
     match = _MEMBER.fullmatch(member)
     if match is None:
         return False
@@ -261,6 +265,9 @@ def valid_member(member: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+_MAX_READ = 4 * MAX_BAGGAGE_HEADER  # room for invalid members before the 8192 bytes that are sent
 
 
 def _assemble(others: list[tuple[str, str]], ours: str) -> str:
@@ -303,6 +310,11 @@ def foreign(values: list[str]) -> str | None:
     """
     if not values:
         return None
+    header = ",".join(values)
+    if len(header) > _MAX_READ:  # past what could be sent on: whole members of the first part only
+        reject("baggage", "too long")
+        cut = header[:_MAX_READ]
+        values = [cut[: cut.rfind(",")]] if "," in cut else []
     return _assemble(_foreign_members(values), "") or None
 
 
