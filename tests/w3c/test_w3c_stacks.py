@@ -17,6 +17,8 @@ SPAN = "1234567890123456"
 VALID = f"00-{TRACE}-{SPAN}-01"
 NOT_SAMPLED = f"00-{TRACE}-{SPAN}-00"
 OUT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+KEY_ALL = "abcdefghijklmnopqrstuvwxyz0123456789_-*/"
+VALUE_ALL = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in ",=")  # leading space kept
 MEMBERS_32 = [f"bar{i:02d}={i:02d}" for i in range(1, 33)]
 
 
@@ -52,6 +54,14 @@ RESTARTED = {
         ("traceparent", VALID),
     ],
     "misspelt name": [("trace-parent", VALID)],
+    "name with a dot": [("trace.parent", VALID)],
+    "version with an illegal first character": [("traceparent", f".0-{TRACE}-{SPAN}-01")],
+    "version with an illegal second character": [("traceparent", f"0.-{TRACE}-{SPAN}-01")],
+    "trace id with an illegal character": [("traceparent", f"00-.{TRACE[1:]}-{SPAN}-01")],
+    "trace id too short": [("traceparent", f"00-{TRACE[:-1]}-{SPAN}-01")],
+    "parent id with an illegal character": [("traceparent", f"00-{TRACE}-{SPAN[:-1]}.-01")],
+    "parent id too long": [("traceparent", f"00-{TRACE}-{SPAN}7-01")],
+    "flags too short": [("traceparent", f"00-{TRACE}-{SPAN}-1")],
     "version 00 with a fifth field": [("traceparent", VALID + "-what-the-future-will-be-like")],
     "version 00 with a trailing character": [("traceparent", VALID + ".")],
     "future version, flags not followed by -": [("traceparent", f"cc-{TRACE}-{SPAN}-01.future")],
@@ -93,6 +103,13 @@ def test_no_traceparent_starts_a_trace_with_random_flag(forwarded: Any) -> None:
     assert all(tracestate(call) is None for call in calls)
 
 
+def test_every_call_after_an_invalid_traceparent_is_in_one_new_trace(forwarded: Any) -> None:
+    calls = forwarded([("traceparent", f"00-{'0' * 32}-{SPAN}-01")], n=3)
+    parsed = [traceparent(call) for call in calls]
+    assert len({trace_id for trace_id, _, _ in parsed}) == 1 and parsed[0][0] != "0" * 32
+    assert len({parent_id for _, parent_id, _ in parsed}) == 3
+
+
 def test_every_call_continues_the_trace_with_its_own_parent_id(forwarded: Any) -> None:
     calls = forwarded([("traceparent", VALID)], n=3)
     parsed = [traceparent(call) for call in calls]
@@ -117,6 +134,12 @@ TRACESTATE_KEPT = {
         "foo=1," + "t" * 241 + "@" + "v" * 14 + "=1",
     ),
     "key of 256 characters": (["foo=1", "z" * 256 + "=1"], "foo=1," + "z" * 256 + "=1"),
+    "empty header first": (["", "foo=1"], "foo=1"),
+    "every allowed character": ([f"{KEY_ALL}={VALUE_ALL}"], f"{KEY_ALL}={VALUE_ALL}"),
+    "every allowed character, tenant@system": (
+        [f"{KEY_ALL}@a-z0-9_-*/={VALUE_ALL}"],
+        f"{KEY_ALL}@a-z0-9_-*/={VALUE_ALL}",
+    ),
     "32 members": ([",".join(MEMBERS_32[:16]), ",".join(MEMBERS_32[16:])], ",".join(MEMBERS_32)),
 }
 
@@ -128,6 +151,11 @@ TRACESTATE_DISCARDED = {
     "dot in a key": ["foo.bar=1"],
     "empty system": ["foo@=1,bar=2"],
     "two @": ["foo@bar@baz=1,bar=2"],
+    "empty tenant": ["@foo=1,bar=2"],
+    "two @ in a row": ["foo@@bar=1,bar=2"],
+    "tenant of 242 characters": ["foo=1", "t" * 242 + "@v=1"],
+    "duplicate key, same value": ["foo=1,foo=1"],
+    "duplicate key over two headers, other value": ["foo=1", "foo=2"],
     "key of 257 characters": ["foo=1", "z" * 257 + "=1"],
     "system of 15 characters": ["foo=1", "t@" + "v" * 15 + "=1"],
     "= in a value": ["foo=bar=baz"],
@@ -154,6 +182,12 @@ def test_invalid_tracestate_is_discarded(forwarded: Any, values: list[str]) -> N
 def test_tracestate_without_traceparent_is_not_passed_on(forwarded: Any) -> None:
     (call,) = forwarded([("tracestate", "foo=1,bar=2")])
     assert traceparent(call)[0] != TRACE and tracestate(call) is None
+
+
+def test_misspelt_tracestate_names_are_not_read(forwarded: Any) -> None:
+    for name in ("trace-state", "trace.state"):
+        (call,) = forwarded([("traceparent", NOT_SAMPLED), (name, "foo=1")])
+        assert traceparent(call)[0] == TRACE and tracestate(call) is None
 
 
 def test_empty_tracestate_is_not_sent(forwarded: Any) -> None:
