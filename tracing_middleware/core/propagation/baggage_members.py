@@ -16,6 +16,8 @@ from urllib.parse import unquote
 
 from tracing_middleware.core.propagation.limits import MAX_BAGGAGE_HEADER, MAX_BAGGAGE_MEMBERS, reject
 
+__all__ = ["OURS", "foreign", "merge", "split_members", "valid_member"]
+
 METADATA = "langsmith-metadata"
 TAGS = "langsmith-tags"
 PROJECT = "langsmith-project"

@@ -25,6 +25,8 @@ import re
 
 from tracing_middleware.core.propagation.limits import MAX_TRACESTATE, reject
 
+__all__ = ["MAX_MEMBERS", "PROPAGATED_LENGTH", "Members", "clean", "parse"]
+
 MAX_MEMBERS = 32
 PROPAGATED_LENGTH = 512  # "vendors SHOULD propagate at least 512 characters of a combined header"
 LONG_MEMBER = 128  # "entries larger than 128 characters long SHOULD be removed first"
