@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from cli_support import Result, child, root, store
 
-from tracing_middleware.cli_render import WATERFALL_WIDTH
+from tracing_middleware.cli.render import WATERFALL_WIDTH
 
 Cli = Callable[..., Result]
 BAR = "█"
@@ -203,5 +203,5 @@ def test_log_and_retry_events_are_printed_under_their_run(cli: Cli, store_path: 
     assert lines[lines.index(row(result, "checkout")) + 1] == "│  · WARNING shop: stock low"
     under_task = lines[lines.index(row(result, "tasks.charge")) + 1]
     assert under_task == "      · retry: Retry in 1s: ConnectionError('gateway')"
-    assert lines[lines.index(row(result, "checkout")) + 2] == "│  · ERROR shop: ?[2Jcleared"
+    assert lines[lines.index(row(result, "checkout")) + 2] == "│  · ERROR shop: \\x1b[2Jcleared"  # escaped, not sent
     assert "second line" not in result.out and "websocket" not in result.out
