@@ -273,6 +273,19 @@ def cmd_demo(args: argparse.Namespace, out: Printer) -> int:
     return run_demo(out, args.db, args.timeout)
 
 
+def setup_serve(parser: argparse.ArgumentParser) -> None:
+    from tracing_middleware.viewer.command import setup
+
+    setup(parser)
+
+
+def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
+    """Serve a local web viewer of the trace store (waterfalls, filters, live updates, services)."""
+    from tracing_middleware.viewer.command import run
+
+    return run(args)
+
+
 Setup = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace, Printer], int]
 
@@ -282,6 +295,7 @@ COMMANDS: dict[str, tuple[Setup, Handler]] = {
     "tail": (setup_tail, cmd_tail),
     "export": (setup_export, cmd_export),
     "demo": (setup_demo, cmd_demo),
+    "serve": (setup_serve, cmd_serve),
 }
 
 

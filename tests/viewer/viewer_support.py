@@ -1,0 +1,147 @@
+"""Helpers for the viewer tests: stores written by the real exporter, a real ``serve`` in a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+from tracing_middleware import RunTree
+from tracing_middleware.core.ids import datetime_to_us
+from tracing_middleware.exporters.sqlite import SQLiteExporter
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+T0 = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0)
+
+
+def at(ms: float, base: datetime = T0) -> datetime:
+    return base + timedelta(milliseconds=ms)
+
+
+def root(name: str, start_ms: float = 0, end_ms: float | None = 100, base: datetime = T0, **kw: object) -> RunTree:
+    run = RunTree(name, start_time=at(start_ms, base), **kw)  # type: ignore[arg-type]
+    if end_ms is not None:
+        run.end(end_time=at(end_ms, base))
+    return run
+
+
+def child(
+    parent: RunTree,
+    name: str,
+    start_ms: float,
+    end_ms: float | None,
+    run_type: str = "chain",
+    error: str | None = None,
+    base: datetime = T0,
+    **kw: object,
+) -> RunTree:
+    outputs = kw.pop("outputs", None)
+    run = parent.create_child(name, run_type, **kw)  # type: ignore[arg-type]
+    run.start_us = datetime_to_us(at(start_ms, base))
+    if end_ms is not None:
+        run.end(outputs=outputs, error=error, end_time=at(end_ms, base))  # type: ignore[arg-type]
+    elif error is not None:
+        run.error = error
+    return run
+
+
+def store(path: pathlib.Path, runs: Sequence[RunTree], service: str = "api") -> None:
+    """Write ``runs`` with the real exporter, as the service ``service`` would."""
+    exporter = SQLiteExporter(path, service_name=service)
+    try:
+        exporter.export(list(runs))
+    finally:
+        exporter.shutdown()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Served:
+    """A running ``tracing-middleware serve``: its base URL, token and process."""
+
+    base: str
+    token: str | None
+    url: str
+    process: subprocess.Popen[str]
+    port: int
+
+    def get(self, path: str, **kw: object) -> httpx.Response:
+        return httpx.get(self.base + path, timeout=10, **kw)  # type: ignore[arg-type]
+
+    def authed(self, path: str) -> httpx.Response:
+        headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
+        return self.get(path, headers=headers)
+
+
+@contextlib.contextmanager
+def serve(db: pathlib.Path, *extra: str, timeout: float = 30) -> Iterator[Served]:
+    """``python -m tracing_middleware --db DB serve --port P`` in a subprocess (real uvicorn), stopped after."""
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tracing_middleware", "--db", str(db), "serve", "--port", str(port), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        url = ""
+        deadline = time.monotonic() + timeout
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                raise AssertionError(f"serve exited early with {process.wait()}")
+            if line.startswith("open: "):
+                url = line.split("open: ", 1)[1].strip()
+                break
+        match = re.search(r"token=([A-Za-z0-9_\-]+)", url)
+        served = Served(f"http://127.0.0.1:{port}", match.group(1) if match else None, url, process, port)
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                served.get("/static/viewer.css")
+                break
+            time.sleep(0.1)
+        yield served
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def ensure_chromium() -> str | None:
+    """Install Debian's chromium when it is missing and we may (root with apt-get); the reason if not."""
+    if os.path.exists(CHROMIUM):
+        return None
+    apt = shutil.which("apt-get")
+    if apt is None or os.geteuid() != 0:
+        return "chromium is not installed and cannot be installed here (needs root and apt-get)"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in ([apt, "update", "-q"], [apt, "install", "-y", "-q", "chromium"]):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            return f"chromium could not be installed with apt-get: {done.stderr.strip()[-400:]}"
+    return None if os.path.exists(CHROMIUM) else "apt-get installed no /usr/bin/chromium"
