@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from viewer_support import CHROMIUM, CHROMIUM_ARGS, child, ensure_chromium, root, store  # noqa: E402
+from viewer_support import CHROMIUM, CHROMIUM_ARGS, child, ensure_chromium, root, store
 
 HOSTILE_NAME = "<img src=x onerror=window.__pwned=1>"
 HOSTILE_INPUT = "<script>window.__pwned=2</script>"

@@ -30,7 +30,9 @@ def open_list(page: Any, served: Served, query: str = "") -> None:
     assert "token=" not in page.url
     if query:
         page.goto(f"{served.base}/?{query}")
-    page.wait_for_function("() => document.querySelectorAll('#rows tr').length > 0 || !document.getElementById('empty').hidden")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#rows tr').length > 0 || !document.getElementById('empty').hidden"
+    )
 
 
 def listed(page: Any) -> list[str]:
