@@ -60,11 +60,19 @@ const TM = (() => {
     return `${localTime(us)}.${pad(Math.floor(us % 1e6), 6)}`;
   }
 
-  // A stable colour per service name: the same service looks the same on every page.
+  // A colour per service: distinct palette entries for the services a page names (assignColors),
+  // else one derived from the name, so a service keeps its colour across the list's pages.
+  const PALETTE = ["#7b3fbf", "#2f9e63", "#d97706", "#2563eb", "#db2777", "#0891b2", "#65a30d", "#dc2626", "#4b5563", "#9333ea"];
+  const assigned = new Map();
+  function assignColors(names) {
+    assigned.clear();
+    names.forEach((name, i) => assigned.set(name, i < PALETTE.length ? PALETTE[i] : null));
+  }
   function serviceColor(name) {
-    let hash = 0;
-    for (const ch of String(name || "")) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
-    return `hsl(${hash % 360} 58% 48%)`;
+    if (assigned.get(name)) return assigned.get(name);
+    let hash = 2166136261;
+    for (const ch of String(name || "")) hash = Math.imul(hash ^ ch.codePointAt(0), 16777619) >>> 0;
+    return `hsl(${hash % 360} 60% 45%)`;
   }
 
   function showNotice(text) {
@@ -74,5 +82,5 @@ const TM = (() => {
     notice.textContent = text || "";
   }
 
-  return { base, pollMs, el, getJSON, ApiError, duration, localTime, preciseTime, serviceColor, showNotice };
+  return { base, pollMs, el, getJSON, ApiError, duration, localTime, preciseTime, serviceColor, assignColors, showNotice };
 })();

@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { el, getJSON, duration, localTime, preciseTime, serviceColor, showNotice, base } = TM;
+  const { el, getJSON, duration, localTime, preciseTime, serviceColor, assignColors, showNotice } = TM;
   const traceId = document.body.dataset.traceId;
   const ROW = 26; // px per row; matches .wf-row in viewer.css
   const OVERSCAN = 12;
@@ -75,6 +75,8 @@
     }
     const errors = ordered.filter((n) => n.error).length;
     const services = [...new Set(ordered.map((n) => n.service).filter(Boolean))].sort();
+    // Colours in the order services join the trace, so caller and callee always differ.
+    assignColors([...new Set(ordered.slice().sort((a, b) => a.start - b.start).map((n) => n.service).filter(Boolean))]);
     title.textContent = anchor.name || "(unnamed)";
     facts.replaceChildren(
       `${localTime(t0)} · ${duration(t1 - t0)} · ${ordered.length} run${ordered.length > 1 ? "s" : ""} · `,
@@ -181,7 +183,7 @@
     close.addEventListener("click", () => select(null));
     const metadata = run.extra && run.extra.metadata;
     const tags = el("div", { class: "tags" }, ...(run.tags || []).map((t) => el("span", { class: "chip", text: String(t) })));
-    detail.replaceChildren(
+    const parts = [
       el("header", {}, el("h2", { text: run.name || "(unnamed)" }), close),
       el("dl", { class: "facts" },
         ...field("status", run.error ? "error" : run.end_time ? "success" : "running"),
@@ -196,7 +198,8 @@
       block("Inputs", run.inputs), block("Outputs", run.outputs), block("Metadata", metadata),
       (run.tags || []).length ? el("section", { class: "block" }, el("h3", { text: "Tags" }), tags) : null,
       block("Events", run.events),
-    );
+    ];
+    detail.replaceChildren(...parts.filter(Boolean)); // replaceChildren would print a null as "null"
   }
 
   function select(id) {
