@@ -8,15 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import HOSTILE_INPUT, HOSTILE_NAME
-from viewer_support import Served, child, root, serve, store
+from viewer_support import HOSTILE_INPUT, HOSTILE_NAME, Served, build_sample_store, child, root, serve, store
 
 
 @pytest.fixture(scope="module")
 def module_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from conftest import sample_store
-
-    return sample_store.__wrapped__(tmp_path_factory.mktemp("viewer"))  # type: ignore[no-any-return]
+    return build_sample_store(tmp_path_factory.mktemp("viewer"))
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +173,7 @@ def test_clicking_a_row_opens_its_detail(page: Any, served: Served, module_store
         assert part in detail, part
     assert f"run={s['fail'].id}" in page.url  # the address is now a deep link to this run
     page.click(f'[data-run-id="{s["checkout"].id}"] .label')
-    page.wait_for_function("() => document.querySelector('#detail h2').textContent === 'POST /checkout'")
+    page.wait_for_function("() => (document.querySelector('#detail h2') || {}).textContent === 'POST /checkout'")
     detail = page.inner_text("#detail")
     assert '"order": "A1"' in detail and '"customer": "c42"' in detail and "prod" in detail
 

@@ -11,14 +11,12 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from viewer_support import ROOT, Served, root, serve, store
+from viewer_support import ROOT, Served, build_sample_store, root, serve, store
 
 
 @pytest.fixture(scope="module")
 def module_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from conftest import sample_store
-
-    return sample_store.__wrapped__(tmp_path_factory.mktemp("viewer-http"))  # type: ignore[no-any-return]
+    return build_sample_store(tmp_path_factory.mktemp("viewer-http"))
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import httpx
 
@@ -26,6 +27,8 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
+HOSTILE_NAME = "<img src=x onerror=window.__pwned=1>"
+HOSTILE_INPUT = "<script>window.__pwned=2</script>"
 T0 = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0)
 
 
@@ -126,10 +129,10 @@ def serve(db: pathlib.Path, *extra: str, timeout: float = 30) -> Iterator[Served
     finally:
         process.terminate()
         try:
-            process.wait(10)
+            process.communicate(timeout=10)  # drains and closes the pipe
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
+            process.communicate()
 
 
 def ensure_chromium() -> str | None:
@@ -145,3 +148,30 @@ def ensure_chromium() -> str | None:
         if done.returncode != 0:
             return f"chromium could not be installed with apt-get: {done.stderr.strip()[-400:]}"
     return None if os.path.exists(CHROMIUM) else "apt-get installed no /usr/bin/chromium"
+
+
+def build_sample_store(tmp_path: pathlib.Path) -> dict[str, Any]:
+    """A store with a cross-service trace (known timings), an error trace, a hostile one and one in progress."""
+    db = tmp_path / "traces.sqlite3"
+    checkout = root("POST /checkout", 0, 200, inputs={"order": "A1"}, project_name="shop", tags=["prod"],
+                    metadata={"customer": "c42"})  # fmt: skip
+    verify = child(checkout, "verify_session", 5, 25, "tool")
+    client = child(checkout, "POST payments/charge", 40, 190)
+    callee = child(client, "POST /charge", 60, 170)  # 20 ms on the wire before the callee starts
+    score = child(callee, "fraud_score", 65, 120, "llm", outputs={"score": 0.1})
+    fail = child(callee, "gateway.authorize", 125, 165, "tool", error="GatewayTimeout: no answer\nTraceback: ...")
+    store(db, [verify, client, checkout], service="shop-api")
+    store(db, [score, fail, callee], service="payments")
+    health = root("GET /health", 1000, 1002, project_name="default")
+    store(db, [health], service="shop-api")
+    hostile = root(HOSTILE_NAME, 2000, 2050, inputs={"text": HOSTILE_INPUT}, tags=[HOSTILE_INPUT],
+                   metadata={"note": HOSTILE_NAME})  # fmt: skip
+    store(db, [hostile], service="<b>svc</b>")
+    # In progress: a child stored whose parent has not finished (so is not stored) yet.
+    unfinished = root("long job", 3000, None)
+    step = child(unfinished, "step one", 3010, 3020)
+    store(db, [step], service="worker")
+    return {
+        "db": db, "checkout": checkout, "client": client, "callee": callee, "fail": fail, "health": health,
+        "hostile": hostile, "unfinished": unfinished, "step": step,
+    }  # fmt: skip
