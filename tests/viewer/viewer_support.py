@@ -99,10 +99,10 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(db: pathlib.Path, *extra: str, timeout: float = 30) -> Iterator[Served]:
+def serve(db: pathlib.Path, *extra: str, timeout: float = 30, env: dict[str, str] | None = None) -> Iterator[Served]:
     """``python -m tracing_middleware --db DB serve --port P`` in a subprocess (real uvicorn), stopped after."""
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "tracing_middleware", "--db", str(db), "serve", "--port", str(port), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
