@@ -189,6 +189,21 @@ def test_collapsing_a_subtree_hides_its_rows(page: Any, served: Served, module_s
     page.wait_for_function("() => document.querySelectorAll('[data-run-id]').length === 6")
 
 
+def test_the_keyboard_moves_through_the_rows(page: Any, served: Served, module_store: dict[str, Any]) -> None:
+    s = module_store
+    open_trace(page, served, s["checkout"].trace_id, f"?run={s['checkout'].id}")
+    page.wait_for_selector("#detail h2")
+    page.focus("#scroll")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("() => (document.querySelector('#detail h2') || {}).textContent === 'verify_session'")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowLeft")  # the client run has children: collapse them
+    page.wait_for_function("() => document.querySelectorAll('[data-run-id]').length === 3")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelectorAll('[data-run-id]').length === 6")
+    assert f"run={s['client'].id}" in page.url
+
+
 def test_a_deep_link_opens_the_run(page: Any, served: Served, module_store: dict[str, Any]) -> None:
     s = module_store
     open_trace(page, served, s["checkout"].trace_id, f"?run={s['callee'].id}")

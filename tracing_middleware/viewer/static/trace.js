@@ -239,6 +239,36 @@
     }
     if (!node.placeholder) select(node.id);
   });
+  // Keyboard: up/down move the selection, left/right collapse and expand, as in a file tree.
+  scroll.tabIndex = 0;
+  scroll.addEventListener("keydown", (event) => {
+    if (!["ArrowDown", "ArrowUp", "ArrowLeft", "ArrowRight"].includes(event.key)) return;
+    event.preventDefault();
+    let index = visible.findIndex((n) => n.id === selected);
+    const node = visible[index];
+    if (event.key === "ArrowRight" && node && collapsed.has(node.id)) {
+      collapsed.delete(node.id);
+      flatten();
+      schedule();
+      return;
+    }
+    if (event.key === "ArrowLeft" && node && node.children.length && !collapsed.has(node.id)) {
+      collapsed.add(node.id);
+      flatten();
+      schedule();
+      return;
+    }
+    if (event.key === "ArrowLeft") index = node && node.parent ? visible.findIndex((n) => n.id === node.parent) : index;
+    else {
+      const step = event.key === "ArrowUp" ? -1 : 1;
+      do index += step; while (index >= 0 && index < visible.length && visible[index].placeholder);
+    }
+    if (index < 0 || index >= visible.length) return;
+    const top = index * ROW;
+    if (top < scroll.scrollTop) scroll.scrollTop = top;
+    else if (top + ROW > scroll.scrollTop + scroll.clientHeight) scroll.scrollTop = top + ROW - scroll.clientHeight;
+    select(visible[index].id);
+  });
   scroll.addEventListener("scroll", schedule, { passive: true });
   window.addEventListener("resize", schedule);
 
