@@ -56,6 +56,8 @@ def test_the_token_in_the_url_becomes_a_cookie_and_leaves_the_address(served: Se
     cookie = first.headers["set-cookie"]
     assert f"tm_viewer_{served.port}={served.token}" in cookie
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    sneaky = served.get(f"//evil.example/x?token={served.token}")
+    assert sneaky.status_code == 303 and sneaky.headers["location"] == "/evil.example/x"
     again = served.get("/api/traces", cookies={f"tm_viewer_{served.port}": served.token})
     assert again.status_code == 200 and again.json()["traces"]
     assert served.get(f"/api/traces?token={served.token}").status_code == 200  # scripts may pass it too

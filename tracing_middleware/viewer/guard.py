@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Awaitable, Callable, Collection
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from tracing_middleware.viewer.pages import SECURITY_HEADERS, message_page
 
@@ -121,9 +121,11 @@ class ServeGuard:
 
     async def _trade_for_cookie(self, scope: Scope, send: Send, rest: list[tuple[str, str]]) -> None:
         # Keep the token out of the address bar, history and Referer: set the cookie, then reload clean.
-        location = scope.get("root_path", "") + scope["path"] + ("?" + urlencode(rest) if rest else "")
+        # One leading slash: "//host/..." would send the browser to another site.
+        path = "/" + (str(scope.get("root_path", "")) + str(scope["path"])).lstrip("/")
+        location = quote(path, safe="/:@!$&'()*+,;=-._~") + ("?" + urlencode(rest) if rest else "")
         cookie = f"{self.cookie_name}={self.token}; Path=/; HttpOnly; SameSite=Strict"
-        headers = [(b"location", location.encode("latin-1", "replace")), (b"set-cookie", cookie.encode()),
+        headers = [(b"location", location.encode("ascii")), (b"set-cookie", cookie.encode()),
                    (b"content-length", b"0"), (b"cache-control", b"no-store")]  # fmt: skip
         headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
         await send({"type": "http.response.start", "status": 303, "headers": headers})
