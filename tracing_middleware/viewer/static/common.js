@@ -71,8 +71,10 @@ const TM = (() => {
   function serviceColor(name) {
     if (assigned.get(name)) return assigned.get(name);
     let hash = 2166136261;
-    for (const ch of String(name || "")) hash = Math.imul(hash ^ ch.codePointAt(0), 16777619) >>> 0;
-    return `hsl(${hash % 360} 60% 45%)`;
+    for (const ch of String(name || "")) hash = Math.imul(hash ^ ch.codePointAt(0), 16777619);
+    hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b); // mix, so similar names land far apart
+    hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+    return PALETTE[((hash ^ (hash >>> 16)) >>> 0) % PALETTE.length];
   }
 
   function showNotice(text) {

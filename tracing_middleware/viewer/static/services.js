@@ -48,10 +48,10 @@
     const pos = new Map();
     let height = 0;
     for (const [l, members] of columns) {
-      members.sort().forEach((name, i) => pos.set(name, { x: 20 + l * 190, y: 30 + i * 64 }));
+      members.sort().forEach((name, i) => pos.set(name, { x: 20 + l * 260, y: 30 + i * 64 }));
       height = Math.max(height, 30 + members.length * 64);
     }
-    const width = 20 + Math.max(0, ...columns.keys()) * 190 + 170;
+    const width = 20 + Math.max(0, ...columns.keys()) * 260 + 170;
     graph.setAttribute("viewBox", `0 0 ${width} ${height}`);
     graph.setAttribute("width", width);
     graph.setAttribute("height", height);
@@ -60,7 +60,10 @@
       const a = pos.get(label(c.caller));
       const b = pos.get(label(c.callee));
       const line = svg("line", { x1: a.x + 150, y1: a.y + 14, x2: b.x, y2: b.y + 14, class: c.errors ? "edge error" : "edge" });
-      graph.append(line, svg("text", { x: (a.x + 150 + b.x) / 2, y: (a.y + b.y) / 2 + 8, class: "edge-label" },
+      // The label sits near the callee's end of the line, where lines from one caller fan apart.
+      const lx = a.x + 150 + (b.x - a.x - 150) * 0.62;
+      const ly = a.y + 14 + (b.y - a.y) * 0.62 - 4;
+      graph.append(line, svg("text", { x: lx, y: ly, class: "edge-label" },
         `${c.count} · p95 ${c.p95_us === null ? "—" : duration(c.p95_us)}`));
     }
     for (const [name, p] of pos) {
@@ -82,8 +85,13 @@
       return;
     }
     showNotice(found.truncated ? "Only the most recent calls of this window are counted." : "");
+    const traces = (service) => {
+      const q = new URLSearchParams({ service: service || "" });
+      if (since) q.set("since", since);
+      return el("a", { href: `${TM.base}/?${q}`, text: label(service), title: "traces through this service" });
+    };
     rows.replaceChildren(...found.calls.map((c) => el("tr", { data: { caller: label(c.caller), callee: label(c.callee) } },
-      el("td", { text: label(c.caller) }), el("td", { text: label(c.callee) }),
+      el("td", {}, c.caller === null ? "entry" : traces(c.caller)), el("td", {}, traces(c.callee)),
       el("td", { class: "num", text: String(c.count) }), el("td", { class: "num", text: String(c.errors) }),
       el("td", { class: "num", text: `${(c.error_rate * 100).toFixed(1)}%` }),
       el("td", { class: "num", text: c.p50_us === null ? "—" : duration(c.p50_us) }),
