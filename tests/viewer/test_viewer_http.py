@@ -85,8 +85,10 @@ def test_no_token_warning_is_printed(module_store: dict[str, Any]) -> None:
     )  # fmt: skip
     try:
         assert process.stdout is not None and process.stderr is not None
-        while "open:" not in process.stdout.readline():
-            pass
+        line = "-"
+        while line and "open:" not in line:
+            line = process.stdout.readline()
+        assert line, "serve exited before printing its URL"
     finally:
         process.terminate()
         _, err = process.communicate(timeout=10)
@@ -115,7 +117,7 @@ def test_the_trace_api_has_the_shape_of_show_json(served: Served, module_store: 
     api = served.authed(f"/api/traces/{trace_id}").json()
     shown = subprocess.run(
         [sys.executable, "-m", "tracing_middleware", "--db", str(module_store["db"]), "show", "--json", trace_id],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=60,
     )  # fmt: skip
     assert api == json.loads(shown.stdout)
     run = served.authed(f"/api/runs/{module_store['fail'].id}").json()
@@ -206,12 +208,12 @@ def test_the_static_files_ship_inside_the_package() -> None:
 
 
 def test_serve_usage_errors_exit_2() -> None:
-    done = subprocess.run([sys.executable, "-m", "tracing_middleware", "serve", "--port", "0"],
-                          capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "tracing_middleware", "serve", "--port", "70000"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)  # fmt: skip
     assert done.returncode == 2 and "port" in done.stderr
 
 
 def test_importing_the_command_loads_no_web_framework() -> None:
     code = "import sys, tracing_middleware.cli, tracing_middleware.viewer.command; print('starlette' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == "False"
