@@ -96,7 +96,7 @@ def test_no_token_warning_is_printed(module_store: dict[str, Any]) -> None:
 
 
 def _port() -> int:
-    from viewer_support import free_port
+    from netutil import free_port
 
     return free_port()
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
+from netutil import free_port
+from servers import serve as run_server
 
 from tracing_middleware import RunTree
 from tracing_middleware.core.ids import datetime_to_us
@@ -72,14 +75,6 @@ def store(path: pathlib.Path, runs: Sequence[RunTree], service: str = "api") -> 
         exporter.shutdown()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Served:
     """A running ``tracing-middleware serve``: its base URL, token and process."""
@@ -87,8 +82,9 @@ class Served:
     base: str
     token: str | None
     url: str
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[Any]
     port: int
+    log: pathlib.Path
 
     def get(self, path: str, **kw: object) -> httpx.Response:
         return httpx.get(self.base + path, timeout=10, **kw)  # type: ignore[arg-type]
@@ -99,40 +95,20 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(db: pathlib.Path, *extra: str, timeout: float = 30, env: dict[str, str] | None = None) -> Iterator[Served]:
-    """``python -m tracing_middleware --db DB serve --port P`` in a subprocess (real uvicorn), stopped after."""
+def serve(db: pathlib.Path, *extra: str, timeout: float = 60, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """``python -m tracing_middleware --db DB serve --port P`` (real uvicorn) through ``tests/servers.py``."""
     port = free_port()
-    env = {**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tracing_middleware", "--db", str(db), "serve", "--port", str(port), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        url = ""
+    log = pathlib.Path(tempfile.mkdtemp(prefix="tm-viewer-")) / "serve.log"
+    command = [sys.executable, "-m", "tracing_middleware", "--db", str(db), "serve", "--port", str(port), *extra]
+    with run_server(command, log=log, cwd=ROOT, env=env, port=port, start_timeout=timeout) as process:
+        # The socket listens before the URL (with its token) is printed: wait for the line too.
         deadline = time.monotonic() + timeout
-        assert process.stdout is not None
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                raise AssertionError(f"serve exited early with {process.wait()}")
-            if line.startswith("open: "):
-                url = line.split("open: ", 1)[1].strip()
-                break
-        match = re.search(r"token=([A-Za-z0-9_\-]+)", url)
-        served = Served(f"http://127.0.0.1:{port}", match.group(1) if match else None, url, process, port)
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                served.get("/static/viewer.css")
-                break
-            time.sleep(0.1)
-        yield served
-    finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=10)  # drains and closes the pipe
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        while not (match := re.search(r"^open: (\S+)$", log.read_text(), re.M)):
+            assert time.monotonic() < deadline and process.process.poll() is None, log.read_text()
+            time.sleep(0.05)
+        url = match.group(1)
+        token = re.search(r"token=([A-Za-z0-9_\-]+)", url)
+        yield Served(f"http://127.0.0.1:{port}", token.group(1) if token else None, url, process.process, port, log)
 
 
 def ensure_chromium() -> str | None:

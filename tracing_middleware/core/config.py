@@ -21,11 +21,11 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.export import Exporter, Processor, SimpleProcessor
-from tracing_middleware.core.propagation import codec
 from tracing_middleware.core.run_tree import RunTree
 
-__all__ = ["configure", "get_settings", "record", "EXPORTERS", "Settings", "shutdown", "flush"]
+__all__ = ["configure", "make_settings", "get_settings", "record", "EXPORTERS", "Settings", "shutdown", "flush"]
 
 # name -> "module:factory"; imported only when chosen, so the core stays free of optional imports.
 EXPORTERS: dict[str, str] = {
@@ -88,7 +88,6 @@ class Settings:
 
 _lock = threading.Lock()
 _first_use = threading.Lock()
-_settings: Settings | None = None
 
 
 def _make_exporter(spec: str | Exporter) -> Exporter | None:
@@ -130,7 +129,35 @@ def configure(
     ``exporter``: a name (``EXPORTERS``), an exporter object, or a list of them (all receive every
     run). Calling ``configure`` again shuts the previous exporters down and replaces them.
     """
-    global _settings
+    settings = make_settings(
+        exporter=exporter,
+        project_name=project_name,
+        service_name=service_name,
+        enabled=enabled,
+        w3c=w3c,
+        sample_rate=sample_rate,
+    )
+    with _lock:
+        runtime = _rt.current
+        previous, runtime.settings = runtime.settings, settings
+        owned, runtime.owns_settings = runtime.owns_settings, True
+        runtime.emit_w3c = settings.w3c
+    if previous is not None and owned:  # a runtime's copy leaves the settings it shares running
+        for processor in previous.processors:
+            processor.shutdown()
+    return settings
+
+
+def make_settings(
+    *,
+    exporter: str | Exporter | Sequence[str | Exporter] | None = None,
+    project_name: str | None = None,
+    service_name: str | None = None,
+    enabled: bool | None = None,
+    w3c: bool | None = None,
+    sample_rate: float | None = None,
+) -> Settings:
+    """The settings ``configure`` would install, built (exporters included) but not made active."""
     if exporter is None:
         specs: list[str | Exporter] = [
             s for s in os.environ.get("TRACING_MIDDLEWARE_EXPORTER", DEFAULT_EXPORTER).split(",") if s.strip()
@@ -157,21 +184,15 @@ def configure(
         processors=tuple(_processor(e) for e in exporters),
         exporters=exporters,
     )
-    with _lock:
-        previous, _settings = _settings, settings
-        codec.EMIT_W3C[0] = settings.w3c
-    if previous is not None:
-        for processor in previous.processors:
-            processor.shutdown()
     return settings
 
 
 def get_settings() -> Settings:
     """The current settings, configured from the environment on first use."""
-    settings = _settings
+    settings = _rt.current.settings
     if settings is None:
         with _first_use:  # two threads racing to the first run must not configure twice
-            settings = _settings or configure()
+            settings = _rt.current.settings or configure()
     return settings
 
 

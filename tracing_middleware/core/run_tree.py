@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tracing_middleware.core import ids
+from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.propagation import carriers, codec, traceparent
 
 __all__ = ["RunTree", "RUN_TYPES"]
@@ -234,7 +235,7 @@ class RunTree:
         return codec.outgoing(
             self._order or self.dotted_order, self.trace_id, self._remote_span_id or traceparent.span_id_of(self.id),
             self.metadata, self.tags, self.project_name,
-            w3c=codec.EMIT_W3C[0] if w3c is None else w3c, sampled=self.sampled, tracestate=self.tracestate,
+            w3c=_rt.current.emit_w3c if w3c is None else w3c, sampled=self.sampled, tracestate=self.tracestate,
         )  # fmt: skip
 
     @classmethod

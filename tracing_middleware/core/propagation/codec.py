@@ -9,8 +9,6 @@ from tracing_middleware.core.propagation import baggage, dotted_order, tracepare
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT, TRACESTATE, Found
 from tracing_middleware.core.propagation.limits import reject
 
-EMIT_W3C = [True]  # configure() sets it: whether runs send traceparent beside langsmith-trace by default
-
 
 class RemoteParent(NamedTuple):
     """The caller's run as the headers describe it."""

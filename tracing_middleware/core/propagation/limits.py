@@ -6,6 +6,8 @@ import logging
 import re
 import time
 
+from tracing_middleware.core import runtime as _rt
+
 MAX_TRACE_HEADER = 12_000  # about 200 dotted-order segments
 MAX_SEGMENTS = 200
 MAX_BAGGAGE_HEADER = 8192  # the W3C baggage limit
@@ -19,9 +21,6 @@ MAX_TRACESTATE = 512
 
 logger = logging.getLogger("tracing_middleware.propagation")
 _LOG_INTERVAL_S = 60.0
-_last_logged: dict[str, float] = {}
-rejected: dict[str, int] = {}
-"""How many headers of each kind were (partly) ignored since start-up."""
 
 
 def reject(what: str, why: str) -> None:
@@ -29,10 +28,12 @@ def reject(what: str, why: str) -> None:
 
     The value itself is never logged: it is untrusted and may be huge or hold control characters.
     """
+    runtime = _rt.current
+    rejected = runtime.rejected
     rejected[what] = rejected.get(what, 0) + 1
     now = time.monotonic()
-    if now - _last_logged.get(what, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S:
-        _last_logged[what] = now
+    if now - runtime.last_logged.get(what, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S:
+        runtime.last_logged[what] = now
         logger.warning("ignoring an invalid %s header (%s)", what, why)
 
 
