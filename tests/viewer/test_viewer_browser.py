@@ -222,6 +222,22 @@ def test_a_trace_in_progress_says_so(page: Any, served: Served, module_store: di
     assert level == "2"  # the stored child stays a child, under the missing parent's row
 
 
+def test_the_trace_page_follows_a_trace_until_its_parent_arrives(page: Any, tmp_path: pathlib.Path) -> None:
+    db = tmp_path / "growing.sqlite3"
+    parent = root("request", 0, None, base=time_now())
+    first = child(parent, "first step", 1, 3, base=time_now())
+    store(db, [first])
+    with serve(db) as running:
+        open_trace(page, running, first.trace_id)
+        assert page.locator(f'[data-waiting-for="{parent.id}"]').count() == 1
+        parent.end()
+        store(db, [parent])  # the request finishes: its run is written last, as in real services
+        page.wait_for_selector(f'[data-run-id="{parent.id}"]', timeout=8_000)
+        assert page.locator("[data-waiting-for]").count() == 0
+        assert page.get_attribute(f'[data-run-id="{first.id}"]', "aria-level") == "2"
+        page.wait_for_function("() => document.getElementById('notice').hidden")
+
+
 def test_the_services_view_shows_calls_between_services(page: Any, served: Served) -> None:
     page.goto(served.url)
     page.goto(f"{served.base}/services?since=")

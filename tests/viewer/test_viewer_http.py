@@ -139,6 +139,15 @@ def test_the_list_api_pages_and_filters(served: Served, module_store: dict[str, 
     assert errors[0]["services"] == ["payments", "shop-api"] and errors[0]["error_count"] == 1
 
 
+def test_the_services_api_counts_calls_in_the_window(served: Served) -> None:
+    calls = served.authed("/api/services?since=1d").json()["calls"]
+    edge = next(c for c in calls if c["caller"] == "shop-api" and c["callee"] == "payments")
+    assert edge == {"caller": "shop-api", "callee": "payments", "count": 1, "errors": 0, "error_rate": 0.0,
+                    "p50_us": 150_000, "p95_us": 150_000}  # fmt: skip
+    assert served.authed("/api/services?since=1m").json()["calls"] == []  # the sample is an hour old
+    assert served.authed("/api/services?since=soon").status_code == 400
+
+
 @pytest.mark.parametrize(
     "query",
     ["limit=0", "limit=abc", "limit=501", "cursor=nonsense", "since=yesterday-ish", "meta=novalue", "q=" + "x" * 2000],
