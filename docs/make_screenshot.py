@@ -24,6 +24,7 @@ CHROMIUM_ARGS = [
 
 
 def main() -> None:
+    """Run the demo, serve its store on a free port, and save the trace page as docs/viewer.png."""
     import httpx
     from playwright.sync_api import sync_playwright
 
@@ -31,7 +32,7 @@ def main() -> None:
     demo = subprocess.run([sys.executable, "-m", "tracing_middleware", "--plain", "--db", str(db), "demo"],
                           capture_output=True, text=True, check=True, cwd=ROOT)  # fmt: skip
     trace_id = re.search(r"trace id:\s+(\S+)", demo.stdout).group(1)  # type: ignore[union-attr]
-    serve = subprocess.Popen([sys.executable, "-m", "tracing_middleware", "--db", str(db), "serve", "--port", "8799",
+    serve = subprocess.Popen([sys.executable, "-m", "tracing_middleware", "--db", str(db), "serve", "--port", "0",
                               "--trace", trace_id], stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
     try:
         assert serve.stdout is not None
@@ -39,9 +40,10 @@ def main() -> None:
         while not line.startswith("open: "):
             line = serve.stdout.readline()
         url = line.split(" ", 1)[1].strip()
+        base = url.split("/traces/", 1)[0]
         for _ in range(100):
             try:
-                httpx.get("http://127.0.0.1:8799/", timeout=1)
+                httpx.get(base + "/", timeout=1)
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
