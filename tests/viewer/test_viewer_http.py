@@ -11,7 +11,7 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from viewer_support import ROOT, Served, build_sample_store, root, serve, store
+from viewer_support import ROOT, Served, build_sample_store, child, root, serve, store
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +137,29 @@ def test_the_list_api_pages_and_filters(served: Served, module_store: dict[str, 
     errors = served.authed("/api/traces?errors=1&service=shop-api").json()["traces"]
     assert [t["trace_id"] for t in errors] == [module_store["checkout"].trace_id]
     assert errors[0]["services"] == ["payments", "shop-api"] and errors[0]["error_count"] == 1
+
+
+def test_filtered_pages_hold_every_match_once_newest_first(tmp_path: pathlib.Path) -> None:
+    db = tmp_path / "filtered.sqlite3"
+    wanted = []
+    for i in range(12):
+        top = root(f"t{i}", i * 100, i * 100 + 50)
+        kid = child(top, "charge" if i % 2 else "other", i * 100 + 10, i * 100 + 90 if i == 5 else i * 100 + 20)
+        store(db, [top], service="front")
+        store(db, [kid], service="payments" if i % 2 else "front")  # odd traces reach payments
+        if i % 2:
+            wanted.append(top.trace_id)
+    with serve(db) as running:
+        seen, cursor = [], ""
+        for _ in range(5):
+            page = running.authed(f"/api/traces?service=payments&limit=2{cursor}").json()
+            seen += [t["trace_id"] for t in page["traces"]]
+            if not page["next"]:
+                break
+            cursor = f"&cursor={page['next']}"
+        assert seen == wanted[::-1]
+        named = running.authed("/api/traces?q=CHARGE&since=1d&limit=4").json()
+        assert [t["trace_id"] for t in named["traces"]] == wanted[::-1][:4] and named["next"]
 
 
 def test_the_services_api_counts_calls_in_the_window(served: Served) -> None:
