@@ -1,7 +1,7 @@
 """``tracing-middleware serve``: the viewer on 127.0.0.1, behind a Host check and a one-time token.
 
-Its arguments and its runner live here, so the CLI only has to add ``add_parser`` (or ``setup``) and
-call ``run``. Importing this module imports neither starlette nor uvicorn.
+A CLI command module: ``add_parser(subparsers)`` adds ``serve`` and its arguments, ``run(args)`` runs
+it. Importing this module imports neither starlette nor uvicorn.
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``serve`` subcommand to an ``add_subparsers()`` object; its handler is ``run``."""
     parser: argparse.ArgumentParser = subparsers.add_parser("serve", help=SUMMARY, description=SUMMARY)
     setup(parser)
-    parser.set_defaults(serve=run)
     return parser
 
 
