@@ -15,11 +15,12 @@ permissions is left as it is, with one warning naming the ``chmod`` that fixes i
 
 from __future__ import annotations
 
-import logging
 import os
 import pathlib
 import sqlite3
 import stat
+
+from tracing_middleware.core.printable import get_logger
 
 __all__ = [
     "COLUMNS",
@@ -33,7 +34,7 @@ __all__ = [
     "is_busy",
 ]
 
-logger = logging.getLogger("tracing_middleware.export")
+logger = get_logger("tracing_middleware.export")  # escapes control characters in paths
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 _warned: set[str] = set()  # one warning per store and process, however often it is reopened
 

@@ -8,7 +8,6 @@ never a traceback.
 
 from __future__ import annotations
 
-import logging
 import os
 from importlib import resources
 from pathlib import Path
@@ -26,6 +25,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
         "the trace viewer needs starlette and uvicorn: pip install 'tracing-middleware[viewer]'"
     ) from error
 
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.exporters.sqlite_schema import default_path
 from tracing_middleware.viewer.api import Api, ApiError, routes_for
 from tracing_middleware.viewer.guard import AuthGuard, AuthHook
@@ -34,7 +34,7 @@ from tracing_middleware.viewer.queries import normalize_trace_id
 
 __all__ = ["create_app"]
 
-logger = logging.getLogger("tracing_middleware.viewer")
+logger = get_logger("tracing_middleware.viewer")
 
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 

@@ -19,6 +19,7 @@ import webbrowser
 from typing import Any
 from urllib.parse import quote
 
+from tracing_middleware.core.printable import printable
 from tracing_middleware.viewer.guard import loopback
 
 __all__ = ["add_parser", "allowed_hosts", "run", "setup", "viewer_url"]
@@ -92,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         sock = _listen(host, args.port)
     except OSError as error:
-        print(f"tracing-middleware: cannot listen on {host}:{args.port}: {error.strerror or error}", file=sys.stderr)
+        reason = printable(f"cannot listen on {host}:{args.port}: {error.strerror or error}")
+        print(f"tracing-middleware: {reason}", file=sys.stderr)
         return 1
     port = int(sock.getsockname()[1])
     token = None if args.no_token else secrets.token_urlsafe(24)
@@ -102,12 +104,12 @@ def run(args: argparse.Namespace) -> int:
     )
     url = viewer_url(host, port, token, args.trace)
     if not loopback(host.strip("[]")):
-        print(f"warning: listening on {host}: other machines can reach this viewer"
+        print(f"warning: listening on {printable(host)}: other machines can reach this viewer"
               + ("" if token else ", and with --no-token they can read every trace"), file=sys.stderr)  # fmt: skip
     if token is None:
         print("warning: --no-token: every local user and program that can reach the port can read every trace",
               file=sys.stderr)  # fmt: skip
-    print(f"tracing-middleware viewer of {app_store(app)}", flush=True)
+    print(f"tracing-middleware viewer of {printable(app_store(app))}", flush=True)
     print(f"open: {url}", flush=True)
     config = uvicorn.Config(guarded, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
