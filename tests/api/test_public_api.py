@@ -47,6 +47,7 @@ PUBLIC: dict[str, set[str]] = {
     "tracing_middleware.middleware.options": {"MiddlewareOptions", "RequestInfo", "NEVER_CAPTURED"},
     "tracing_middleware.otel_propagator": {"LangSmithPropagator"},
     "tracing_middleware.testing": {"Shape", "TraceParent", "TraceRecorder", "recording"},
+    "tracing_middleware.viewer": {"create_app"},
     "tracing_middleware.core.runtime": {"Runtime", "get_runtime", "set_runtime", "use_runtime"},
     # The hook points for bridges to other in-process tracers (see the module docstring).
     "tracing_middleware.core.context": {
