@@ -20,6 +20,7 @@ from tracing_middleware.core.runtime import Runtime, get_runtime, set_runtime, u
 from tracing_middleware.core.traceable import trace, traceable
 from tracing_middleware.exporters.memory import InMemoryExporter
 from tracing_middleware.instrument import instrument, uninstrument
+from tracing_middleware.logs import instrument_logging
 from tracing_middleware.middleware.asgi import TracingMiddleware
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
@@ -41,6 +42,7 @@ __all__ = [
     "get_tracing_context",
     "inject",
     "instrument",
+    "instrument_logging",
     "shutdown",
     "suppress_tracing",
     "trace",

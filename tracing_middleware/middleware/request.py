@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import threading
 from typing import Any
 
@@ -19,6 +18,7 @@ from tracing_middleware.core.context import (
     registered_bridges,
 )
 from tracing_middleware.core.ids import now_us
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
 from tracing_middleware.core.run_tree import RunTree
@@ -27,7 +27,7 @@ from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 
 __all__ = ["RequestRun", "needs_info", "instrument_outbound_once", "SCOPE_KEY", "ROUTE_KEY", "ERROR_KEY"]
 
-logger = logging.getLogger("tracing_middleware.middleware")
+logger = get_logger("tracing_middleware.middleware")
 
 SCOPE_KEY = "tracing_middleware.run"
 """Where the request run is kept: an ASGI scope key / WSGI environ key (also marks a traced request)."""
