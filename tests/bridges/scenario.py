@@ -153,6 +153,7 @@ def probe() -> dict[str, Any]:
     ours = tm.get_current_run_tree()
     return {
         "request_run": ours.id if ours else None,
+        "request_span": ours.span_id if ours else None,
         "ls_current": str(theirs.id) if theirs is not None else None,
         "otel_current": current_span(),
         "thread": threading.get_ident(),

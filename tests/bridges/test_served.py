@@ -213,3 +213,20 @@ def test_with_langsmith_tracing_on_langsmith_shows_one_tree(kind: str, tmp_path:
     assert {"ls_step", "RunnableSequence"} <= children
     assert len(standin.by_name("ls_step")) == 1 and len(standin.by_name("FakeListChatModel")) == 1  # sent once
     assert standin.rejections == []
+
+
+@pytest.mark.parametrize("kind", ["flask", "django-wsgi"])
+def test_a_reused_server_thread_sees_only_its_own_request(kind: str, tmp_path: Path, standin: StandIn) -> None:
+    with serve(kind, tmp_path, standin) as server, httpx.Client(trust_env=False, timeout=60) as client:
+        probes = [client.get(server.base + "/probe").json() for _ in range(16)]
+    threads = [probe["thread"] for probe in probes]
+    assert len(set(threads)) < len(threads)  # the worker's threads served several requests each
+    requests = {run["id"]: run for run in server.runs()}
+    for probe in probes:
+        request = requests[probe["request_run"]]
+        assert probe["ls_current"] == request["id"]  # langsmith's parent is this request, not an earlier one
+        assert probe["otel_current"] == {
+            "trace_id": request["trace_id"].replace("-", ""),
+            "span_id": request["span_id"],
+        }
+    assert len({probe["request_run"] for probe in probes}) == 16
