@@ -16,10 +16,13 @@ from tracing_middleware.core.context import (
 from tracing_middleware.core.export import Exporter
 from tracing_middleware.core.propagation import extract, inject
 from tracing_middleware.core.run_tree import RUN_TYPES, RunTree
+from tracing_middleware.core.runtime import Runtime, get_runtime, set_runtime, use_runtime
 from tracing_middleware.core.traceable import trace, traceable
 from tracing_middleware.exporters.memory import InMemoryExporter
 from tracing_middleware.instrument import instrument, uninstrument
+from tracing_middleware.logs import instrument_logging
 from tracing_middleware.middleware.asgi import TracingMiddleware
+from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
 
 __all__ = [
@@ -39,11 +42,18 @@ __all__ = [
     "get_tracing_context",
     "inject",
     "instrument",
+    "instrument_logging",
     "shutdown",
     "suppress_tracing",
     "trace",
     "traceable",
     "tracing_context",
     "uninstrument",
+    "MiddlewareOptions",
+    "RequestInfo",
+    "Runtime",
+    "get_runtime",
+    "set_runtime",
+    "use_runtime",
 ]
 __version__ = "0.1.0"

@@ -12,8 +12,7 @@ import pytest
 httpx = pytest.importorskip("httpx")
 
 import tracing_middleware as tm  # noqa: E402 - after the skip, like every import below
-from tracing_middleware import InMemoryExporter, RunTree  # noqa: E402
-from tracing_middleware.middleware import request as request_module  # noqa: E402
+from tracing_middleware import InMemoryExporter, RunTree, get_runtime  # noqa: E402
 from tracing_middleware.middleware.asgi import SCOPE_KEY, TracingMiddleware, route_template  # noqa: E402
 from tracing_middleware.middleware.options import RequestInfo  # noqa: E402
 
@@ -21,7 +20,7 @@ from tracing_middleware.middleware.options import RequestInfo  # noqa: E402
 @pytest.fixture(autouse=True)
 def no_global_patching(monkeypatch: pytest.MonkeyPatch) -> None:
     """Outbound instrumentation patches httpx for the whole process; the server tests cover it instead."""
-    monkeypatch.setattr(request_module, "_outbound_pending", False)
+    monkeypatch.setattr(get_runtime(), "outbound_pending", False)
 
 
 CALLER = RunTree("caller")
@@ -362,7 +361,7 @@ def test_outbound_instrumentation_is_called_once_lazily(
     fake = types.ModuleType("tracing_middleware.instrument")
     fake.instrument = lambda: calls.append(1)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "tracing_middleware.instrument", fake)
-    monkeypatch.setattr(request_module, "_outbound_pending", True)
+    monkeypatch.setattr(get_runtime(), "outbound_pending", True)
     call(TracingMiddleware(make_app(), instrument_outbound=False), scope_for())
     assert calls == []
     app = TracingMiddleware(make_app())
@@ -381,7 +380,7 @@ def test_failing_outbound_instrumentation_does_not_fail_requests(
     fake = types.ModuleType("tracing_middleware.instrument")
     fake.instrument = broken  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "tracing_middleware.instrument", fake)
-    monkeypatch.setattr(request_module, "_outbound_pending", True)
+    monkeypatch.setattr(get_runtime(), "outbound_pending", True)
     assert call(TracingMiddleware(make_app()), scope_for()).sent[0]["status"] == 200
     assert len(memory.runs) == 1
 

@@ -22,15 +22,14 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 import tracing_middleware as tm
-from tracing_middleware import InMemoryExporter, RunTree
+from tracing_middleware import InMemoryExporter, RunTree, get_runtime
 from tracing_middleware.adapters.fastapi import TracingMiddleware, add_tracing, request_run
-from tracing_middleware.middleware import request as request_module
 
 
 @pytest.fixture(autouse=True)
 def no_global_patching(monkeypatch: pytest.MonkeyPatch) -> None:
     """Outbound instrumentation patches httpx for the whole process; the server tests cover it instead."""
-    monkeypatch.setattr(request_module, "_outbound_pending", False)
+    monkeypatch.setattr(get_runtime(), "outbound_pending", False)
 
 
 CALLER = RunTree("caller")

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tracing_middleware import RunTree, inject
+from tracing_middleware import RunTree, get_runtime, inject
 from tracing_middleware.core.propagation import limits
 
 LOGGER = "tracing_middleware.propagation"
@@ -27,7 +27,7 @@ VALID = ROOT_SEGMENT + ".20240101T120001000001Z" + RUN_ID
 @pytest.fixture(autouse=True)
 def fresh_log(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Each test starts outside the once-per-interval window of the rejection log."""
-    monkeypatch.setattr(limits, "_last_logged", {})
+    monkeypatch.setattr(get_runtime(), "last_logged", {})
     caplog.set_level(logging.WARNING, logger=LOGGER)
     yield
 
@@ -425,4 +425,4 @@ def test_one_line_per_kind_per_interval(caplog: pytest.LogCaptureFixture) -> Non
     messages = lines(caplog)
     assert len(messages) == 2
     assert any("langsmith-trace" in m for m in messages) and any("traceparent" in m for m in messages)
-    assert limits.rejected.get("langsmith-trace", 0) >= 50
+    assert get_runtime().rejected.get("langsmith-trace", 0) >= 50

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import servers
 from netutil import free_port
 
 for module in ("fastapi", "uvicorn", "flask", "django", "httpx"):
     pytest.importorskip(module)
 
-import httpx  # noqa: E402
 
 from tracing_middleware.exporters.sqlite import TraceStore  # noqa: E402
 
@@ -27,23 +27,8 @@ def store(tmp_path: Path) -> Path:
     return tmp_path / "traces.sqlite3"
 
 
-def serve(command: list[str], url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(process.stderr.read().decode() if process.stderr else "server exited")
-        try:
-            httpx.post(url, timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"{url} did not answer")
-
-
 @pytest.fixture(params=["fastapi", "flask", "django"])
-def server(request: pytest.FixtureRequest, store: Path) -> Iterator[tuple[str, dict[str, str]]]:
+def server(request: pytest.FixtureRequest, store: Path, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
     env = {**os.environ, "TRACING_MIDDLEWARE_DB": str(store), "TRACING_MIDDLEWARE_EXPORTER": "sqlite",
            "PORT": str(port)}  # fmt: skip
@@ -53,16 +38,9 @@ def server(request: pytest.FixtureRequest, store: Path) -> Iterator[tuple[str, d
         "flask": [sys.executable, str(EXAMPLES / "flask_app.py")],  # PORT from the environment
         "django": [sys.executable, str(EXAMPLES / "django_app.py"), "runserver", f"127.0.0.1:{port}", "--noreload"],
     }  # fmt: skip
-    process = serve(commands[request.param], f"http://127.0.0.1:{port}/my-route", env)
-    try:
-        yield f"http://127.0.0.1:{port}", env
-    finally:
-        process.terminate()  # SIGTERM: each server exits cleanly and its runs are flushed
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    # Stopped with SIGTERM: each server exits cleanly and its runs are flushed.
+    with servers.serve(commands[request.param], log=tmp_path / "server.log", env=env, port=port) as served:
+        yield served.base, env
 
 
 def test_the_seed_client_trace_continues_into_each_example(server: tuple[str, dict[str, str]], store: Path) -> None:

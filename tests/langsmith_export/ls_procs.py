@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+import servers
 from netutil import free_port
 
 HERE = Path(__file__).parent
@@ -47,30 +44,6 @@ def langsmith_env(endpoint: str, project: str, **extra: str) -> dict[str, str]:
     )  # fmt: skip
 
 
-def _stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT_S)
-
-
-def _wait_healthy(base: str, process: subprocess.Popen[Any], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited ({process.returncode}):\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(base + "/health", timeout=1.0, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"server not up after {START_TIMEOUT_S} s:\n{log.read_text()[-4000:]}")
-
-
 @contextmanager
 def uvicorn_app(app: str, env: dict[str, str], logs: Path) -> Iterator[str]:
     """Serve ``module:attr`` from this folder under uvicorn; yields its base URL."""
@@ -88,14 +61,8 @@ def uvicorn_app(app: str, env: dict[str, str], logs: Path) -> Iterator[str]:
         "--log-level",
         "warning",
     ]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=HERE, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_healthy(base, process, log)
-            yield base
-        finally:
-            _stop(process)
+    with servers.serve(command, log=log, cwd=HERE, env=env, port=port, health="/health") as served:
+        yield served.base
 
 
 def node_tools() -> tuple[str, str] | None:
@@ -127,20 +94,6 @@ def run_script(command: list[str], env: dict[str, str], cwd: Path = HERE) -> dic
 @contextmanager
 def node_server(root: Path, node: str, env: dict[str, str], logs: Path) -> Iterator[str]:
     """``node server.mjs`` in ``root``; yields its base URL once it printed its port."""
-    log = logs / "node-server.log"
-    with log.open("w") as err:
-        process = subprocess.Popen(
-            [node, "server.mjs"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=err, text=True
-        )
-        try:
-            assert process.stdout is not None
-            ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
-            line = process.stdout.readline() if ready else ""  # the port comes first; EOF if node failed
-            if not line:
-                process.wait(STOP_TIMEOUT_S)
-                raise AssertionError(f"node server exited ({process.returncode}):\n{log.read_text()[-4000:]}")
-            base = f"http://127.0.0.1:{json.loads(line)['port']}"
-            _wait_healthy(base, process, log)
-            yield base
-        finally:
-            _stop(process)
+    # It prints {"port": N} first, then serves until stdin closes or SIGTERM.
+    with servers.serve([node, "server.mjs"], log=logs / "node-server.log", cwd=root, env=env, health="/health") as s:
+        yield s.base

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import servers
 from netutil import free_port
 
 HERE = Path(__file__).parent
@@ -69,21 +69,11 @@ class Receiver:
 
 @contextmanager
 def receiver_process() -> Iterator[Receiver]:
-    process = subprocess.Popen(
-        [sys.executable, str(HERE / "otlp_receiver.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        port = int(process.stdout.readline())
-        yield Receiver(port)
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """The OTLP receiver (``otlp_receiver.py``), which announces its port and stops when stdin closes."""
+    with tempfile.TemporaryDirectory(prefix="otlp-receiver-") as logs:
+        command = [sys.executable, str(HERE / "otlp_receiver.py")]
+        with servers.serve(command, log=Path(logs) / "receiver.log", cwd=HERE, stop=None) as served:
+            yield Receiver(served.port)
 
 
 @contextmanager
@@ -96,25 +86,5 @@ def serve(app: str, env: dict[str, str], log_dir: Path) -> Iterator[str]:
         "--log-level", "warning", "--http", "h11",
     ]  # fmt: skip
     full_env = {**os.environ, **env, "PYTHONPATH": str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=HERE, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):  # up to ~30 s on a loaded machine
-            if process.poll() is not None:
-                raise AssertionError(f"{app} exited: {log_path.read_text()}")
-            try:
-                if _call("GET", base + "/health") == {"ok": True}:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError(f"{app} did not start: {log_path.read_text()}")
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with servers.serve(command, log=log_path, cwd=HERE, env=full_env, port=port, health="/health") as served:
+        yield served.base

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from plugin_support import ENTRY_POINT, MODULE, PLUGIN_ARGS, STRICT_INI, run
 
-from tracing_middleware.core import config
+from tracing_middleware import get_runtime
 
 pytest_plugins = ["pytester"]
 
@@ -63,7 +63,7 @@ RECORDING_TESTS = """
 
 
 def test_fixtures_record_a_test_and_report_a_wrong_tree_as_an_outline(pytester: pytest.Pytester) -> None:
-    before = config._settings
+    before = get_runtime().settings
     pytester.makepyfile(test_recording=textwrap.dedent(RECORDING_TESTS))
     result = run(pytester, "-v")
     result.assert_outcomes(passed=3, failed=1)
@@ -80,7 +80,7 @@ def test_fixtures_record_a_test_and_report_a_wrong_tree_as_an_outline(pytester: 
             "E*    load",
         ]
     )
-    assert config._settings is before  # the test run's configuration did not leak out of it
+    assert get_runtime().settings is before  # the test run's configuration did not leak out of it
 
 
 def test_the_plugin_owns_only_its_documented_fixture_names(pytester: pytest.Pytester) -> None:
@@ -114,8 +114,9 @@ def test_importing_the_plugin_loads_no_framework_or_client_and_configures_nothin
         import json, sys
         before = set(sys.modules)
         import {MODULE}
-        from tracing_middleware.core import config
-        print(json.dumps({{"new": sorted(set(sys.modules) - before), "configured": config._settings is not None}}))
+        from tracing_middleware.core.runtime import get_runtime
+        configured = get_runtime().settings is not None
+        print(json.dumps({{"new": sorted(set(sys.modules) - before), "configured": configured}}))
         """,
         tmp_path,
     )

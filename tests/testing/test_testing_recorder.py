@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 import tracing_middleware
-from tracing_middleware import InMemoryExporter, RunTree, trace, traceable
+from tracing_middleware import InMemoryExporter, Runtime, RunTree, get_runtime, trace, traceable, use_runtime
 from tracing_middleware.core import config
-from tracing_middleware.core.propagation import codec
 from tracing_middleware.testing import TraceParent, TraceRecorder, recording
 
 
@@ -199,7 +198,7 @@ def test_recording_sets_the_previous_configuration_aside_without_shutting_it_dow
             with trace("inside"):
                 pass
             assert "traceparent" not in TraceParent(traces).headers
-        assert config.get_settings() is before and codec.EMIT_W3C[0] is False
+        assert config.get_settings() is before and get_runtime().emit_w3c is False
         assert theirs.shutdowns == 0 and theirs.runs == []
         assert [run.name for run in traces.runs] == ["inside"] and traces.one("inside").project_name == "proj"
         with trace("after"):
@@ -210,19 +209,22 @@ def test_recording_sets_the_previous_configuration_aside_without_shutting_it_dow
 
 
 def test_recording_restores_an_unconfigured_state_and_shuts_down_what_the_test_configured() -> None:
-    saved = config._settings
-    config._settings = None
-    try:
+    class Counting(InMemoryExporter):
+        shutdowns = 0
+
+        def shutdown(self) -> None:
+            self.shutdowns += 1
+
+    with use_runtime(Runtime()) as unconfigured:
         with recording() as traces:
-            made_inside = InMemoryExporter()
+            made_inside = Counting()
             tracing_middleware.configure(exporter=[traces.exporter, made_inside])
             with trace("both"):
                 pass
             assert traces.flush() is True
-        assert config._settings is None
+        assert get_runtime() is unconfigured and unconfigured.settings is None
         assert [run.name for run in traces.runs] == ["both"] == [run.name for run in made_inside.runs]
-    finally:
-        config._settings = saved
+        assert made_inside.shutdowns == 1
 
 
 def test_recorder_works_on_its_own_exporter() -> None:

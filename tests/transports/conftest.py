@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import servers
 
 from tracing_middleware.instrument import uninstrument
 from tracing_middleware.transports import client_run, targets
@@ -17,21 +18,11 @@ SERVER = Path(__file__).with_name("echo_server.py")
 @pytest.fixture(scope="session")
 def echo() -> Iterator[str]:
     """Base URL of a real HTTP server (a subprocess on 127.0.0.1) that echoes the headers it received."""
-    proc = subprocess.Popen([sys.executable, str(SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="echo-server-") as logs,
+        servers.serve([sys.executable, str(SERVER)], log=Path(logs) / "echo.log", stop=None) as served,
+    ):
+        yield served.base
 
 
 @pytest.fixture

@@ -10,17 +10,16 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import servers
+from servers import free_port as free_port  # the port helper the served tests pick ports with
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
@@ -105,49 +104,21 @@ def serve_once(app: Any, environ: dict[str, Any]) -> tuple[str, bytes]:
     return statuses[-1], data
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def served(args: Sequence[str], tmp_path: Path, app_dir: Path, port: int) -> Iterator[dict[str, Any]]:
     """Run ``python <args>`` with the app on ``port``; yields ``{"url", "runs"}``, runs filled in after stop."""
     runs_file = tmp_path / "runs.jsonl"
     env = dict(os.environ)
     env["TEST_RUNS_JSONL"] = str(runs_file)
-    env["PYTHONPATH"] = os.pathsep.join([str(app_dir), str(HERE), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(app_dir), str(HERE), str(TESTS), env.get("PYTHONPATH", "")])
     env.pop("LANGSMITH_TRACING", None)
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, *args], env=env, cwd=app_dir, stdout=log, stderr=subprocess.STDOUT)
     result: dict[str, Any] = {"url": f"http://127.0.0.1:{port}", "runs": []}
     try:
-        _wait_listening(port, proc, tmp_path / "server.log")
-        yield result
+        with servers.serve([sys.executable, *args], log=tmp_path / "server.log", cwd=app_dir, env=env, port=port):
+            yield result
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
         if runs_file.exists():
             result["runs"] = [json.loads(line) for line in runs_file.read_text().splitlines() if line.strip()]
-
-
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(300):  # up to 30 s on a busy machine
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server did not listen on {port}:\n{log.read_text(errors='replace')}")
 
 
 def hammer(

@@ -18,8 +18,7 @@ langsmith_run_trees = pytest.importorskip("langsmith.run_trees")
 import serving  # noqa: E402
 import wsgi_served  # noqa: E402
 
-from tracing_middleware import InMemoryExporter, RunTree, get_current_run_tree, trace  # noqa: E402
-from tracing_middleware.middleware import request as request_module  # noqa: E402
+from tracing_middleware import InMemoryExporter, RunTree, get_current_run_tree, get_runtime, trace  # noqa: E402
 from tracing_middleware.middleware.request import SCOPE_KEY  # noqa: E402
 from tracing_middleware.middleware.wsgi import WSGITracingMiddleware  # noqa: E402
 
@@ -208,7 +207,7 @@ def test_outbound_instrumentation_is_turned_on_once_at_the_first_request(
     fake = types.ModuleType("tracing_middleware.instrument")
     fake.instrument = lambda: calls.append("instrument")  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "tracing_middleware.instrument", fake)
-    monkeypatch.setattr(request_module, "_outbound_pending", True)
+    monkeypatch.setattr(get_runtime(), "outbound_pending", True)
     quiet = WSGITracingMiddleware(wsgi_served.plain_app, instrument_outbound=False)
     serving.serve_once(quiet, serving.environ_for())
     assert calls == []

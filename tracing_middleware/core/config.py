@@ -10,6 +10,8 @@ Environment variables (``configure`` arguments win):
 - ``TRACING_MIDDLEWARE_SAMPLE_RATE`` (else ``LANGSMITH_TRACING_SAMPLING_RATE``) — share of traces
   recorded, 0..1, decided per trace id exactly as LangSmith's SDKs decide it. Unsampled requests still
   propagate their context.
+- ``TRACING_MIDDLEWARE_BRIDGES`` — ``auto`` (default), ``none``, or ``langsmith``/``otel`` (comma-separated):
+  which in-process tracers nest with our runs (``tracing_middleware.bridges``).
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.export import Exporter, Processor, SimpleProcessor
-from tracing_middleware.core.propagation import codec
 from tracing_middleware.core.run_tree import RunTree
 
-__all__ = ["configure", "get_settings", "record", "EXPORTERS", "Settings", "shutdown", "flush"]
+__all__ = ["configure", "make_settings", "get_settings", "record", "EXPORTERS", "Settings", "shutdown", "flush"]
 
 # name -> "module:factory"; imported only when chosen, so the core stays free of optional imports.
 EXPORTERS: dict[str, str] = {
@@ -84,11 +86,11 @@ class Settings:
     sample_rate: float = 1.0
     processors: tuple[Processor, ...] = ()
     exporters: list[Exporter] = field(default_factory=list)
+    bridges: tuple[str, ...] = ()
 
 
 _lock = threading.Lock()
 _first_use = threading.Lock()
-_settings: Settings | None = None
 
 
 def _make_exporter(spec: str | Exporter) -> Exporter | None:
@@ -124,13 +126,49 @@ def configure(
     enabled: bool | None = None,
     w3c: bool | None = None,
     sample_rate: float | None = None,
+    bridges: str | Sequence[str] | bool | None = None,
 ) -> Settings:
     """Set up tracing; arguments left out come from the environment, then the defaults.
 
     ``exporter``: a name (``EXPORTERS``), an exporter object, or a list of them (all receive every
     run). Calling ``configure`` again shuts the previous exporters down and replaces them.
+    ``bridges``: which in-process tracers nest with our runs (``tracing_middleware.bridges``).
     """
-    global _settings
+    settings = make_settings(
+        exporter=exporter,
+        project_name=project_name,
+        service_name=service_name,
+        enabled=enabled,
+        w3c=w3c,
+        sample_rate=sample_rate,
+        bridges=bridges,
+    )
+    # Loaded by name, as the exporters are: the core imports no peer tracer.
+    settings.bridges = importlib.import_module("tracing_middleware.bridges").apply(settings.bridges)
+    with _lock:
+        runtime = _rt.current
+        previous, runtime.settings = runtime.settings, settings
+        owned, runtime.owns_settings = runtime.owns_settings, True
+        runtime.emit_w3c = settings.w3c
+    if previous is not None and owned:  # a runtime's copy leaves the settings it shares running
+        for processor in previous.processors:
+            processor.shutdown()
+    return settings
+
+
+def make_settings(
+    *,
+    exporter: str | Exporter | Sequence[str | Exporter] | None = None,
+    project_name: str | None = None,
+    service_name: str | None = None,
+    enabled: bool | None = None,
+    w3c: bool | None = None,
+    sample_rate: float | None = None,
+    bridges: str | Sequence[str] | bool | None = None,
+) -> Settings:
+    """The settings ``configure`` would install, built (exporters included) but not made active."""
+    wiring = importlib.import_module("tracing_middleware.bridges")
+    wanted: tuple[str, ...] = wiring.from_env() if bridges is None else wiring.parse(bridges)
     if exporter is None:
         specs: list[str | Exporter] = [
             s for s in os.environ.get("TRACING_MIDDLEWARE_EXPORTER", DEFAULT_EXPORTER).split(",") if s.strip()
@@ -156,22 +194,17 @@ def configure(
         sample_rate=_rate(sample_rate),
         processors=tuple(_processor(e) for e in exporters),
         exporters=exporters,
+        bridges=wanted,
     )
-    with _lock:
-        previous, _settings = _settings, settings
-        codec.EMIT_W3C[0] = settings.w3c
-    if previous is not None:
-        for processor in previous.processors:
-            processor.shutdown()
     return settings
 
 
 def get_settings() -> Settings:
     """The current settings, configured from the environment on first use."""
-    settings = _settings
+    settings = _rt.current.settings
     if settings is None:
         with _first_use:  # two threads racing to the first run must not configure twice
-            settings = _settings or configure()
+            settings = _rt.current.settings or configure()
     return settings
 
 

@@ -3,6 +3,38 @@
 The variable is always set with a token and reset with it in ``finally``, so a request, a task or a
 thread never sees another's run. asyncio tasks copy the context when they are created, so they inherit
 the current run by themselves; a thread pool does not, which is what ``bind_context`` is for.
+
+This module is the only code that makes a run current or reads the innermost parent. The rest of the
+package goes through:
+
+- ``enter_state(state) -> token`` / ``enter_run(run, under) -> token``: make a state (or ``run`` with the
+  defaults of ``under``) current; ``exit_run(token)`` undoes it, in ``finally``, in the same context.
+- ``current_state()``: the current ``TracingState``; ``current_parent(state)``: the run new work goes
+  under (None when tracing is off in this context or there is no run).
+
+Bridges to other tracers (``register_bridge`` / ``unregister_bridge``)
+--------------------------------------------------------------------
+A bridge lets an in-process foreign tracer (LangSmith's SDK, OpenTelemetry) see our current run and
+lets us see its own. Subclass ``Bridge`` and override what is needed:
+
+- ``on_enter(state) -> handle``: called right after ``state`` became current (``state.run`` may be None:
+  ``tracing_context(parent=False)``, ``suppress_tracing``). Return anything, e.g. an OpenTelemetry
+  ``context.attach`` token or the token of langsmith's parent variable; it is given back to
+- ``on_exit(handle)``: called just before the state made current with it is undone, bridges in the
+  reverse order of entry; not called for a ``None`` handle (nothing to undo: e.g. the foreign tracer
+  already follows our state, set up by an enclosing run's entry). It may run in another context than
+  ``on_enter`` (a generator finished elsewhere); it must then do nothing harmful.
+- ``innermost_parent(run) -> RunTree | None``: given our current run (or None), return the run new work
+  should go under: ``run`` itself, or a ``RunTree`` standing for the foreign tracer's current span/run
+  when that one is innermost (e.g. ``RunTree.from_dotted_order(...)`` of langsmith's current run).
+  Consulted by ``current_parent`` (``@traceable``, ``trace``, the outbound clients),
+  ``get_current_run_tree`` and ``bridged_parent`` (the middleware, for the caller's run), in
+  registration order, each bridge seeing the previous one's answer.
+
+Entering re-runs for every step of a traced generator, so hooks must be cheap: build expensive mirrors
+lazily. A hook that raises is logged once and otherwise ignored; it never reaches the user's code.
+With no bridge registered, each hook point costs one falsy check. A state entered while bridges were
+registered is exited through them even if they were unregistered meanwhile.
 """
 
 from __future__ import annotations
@@ -10,12 +42,32 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.run_tree import RunTree
 
-__all__ = ["tracing_context", "get_current_run_tree", "get_tracing_context", "bind_context", "suppress_tracing"]
+__all__ = [
+    "tracing_context",
+    "get_current_run_tree",
+    "get_tracing_context",
+    "bind_context",
+    "suppress_tracing",
+    "TracingState",
+    "RunToken",
+    "Bridge",
+    "register_bridge",
+    "unregister_bridge",
+    "registered_bridges",
+    "enter_state",
+    "enter_run",
+    "exit_run",
+    "current_state",
+    "current_parent",
+    "bridged_parent",
+]
 
 T = TypeVar("T")
 
@@ -32,16 +84,175 @@ class TracingState(NamedTuple):
 
 _EMPTY = TracingState()
 _STATE: contextvars.ContextVar[TracingState] = contextvars.ContextVar("tracing_middleware", default=_EMPTY)
+_state_get = _STATE.get
+_state_set = _STATE.set
+_state_reset = _STATE.reset
+logger = get_logger("tracing_middleware.context")
+
+
+class Bridge:
+    """A foreign tracer's hooks into our context; every method may be overridden (see the module docstring)."""
+
+    def on_enter(self, state: TracingState) -> Any:
+        """``state`` just became current; the result is handed to ``on_exit``."""
+        return None
+
+    def on_exit(self, handle: Any) -> None:
+        """The state entered with ``handle`` is about to stop being current."""
+
+    def innermost_parent(self, run: RunTree | None) -> RunTree | None:
+        """The run new work goes under, given our current ``run``."""
+        return run
+
+
+_bridges: tuple[Bridge, ...] = ()  # replaced whole, never mutated: readers need no lock
+_failed: set[tuple[int, str]] = set()
+_registry_lock = threading.Lock()
+
+
+def register_bridge(bridge: Bridge) -> None:
+    """Tell ``bridge`` about every run made current from now on (registering twice is a no-op)."""
+    global _bridges
+    if not isinstance(bridge, Bridge):
+        raise TypeError(f"bridge must be a tracing_middleware.core.context.Bridge; got {type(bridge).__name__}")
+    with _registry_lock:
+        if bridge not in _bridges:
+            _bridges = (*_bridges, bridge)
+
+
+def unregister_bridge(bridge: Bridge) -> None:
+    """Stop telling ``bridge``; unknown bridges are ignored."""
+    global _bridges
+    with _registry_lock:
+        _bridges = tuple(b for b in _bridges if b is not bridge)
+
+
+def registered_bridges() -> tuple[Bridge, ...]:
+    """The registered bridges, in registration order."""
+    return _bridges
+
+
+def _hook_failed(bridge: Bridge, hook: str) -> None:
+    key = (id(bridge), hook)
+    if key not in _failed:
+        _failed.add(key)
+        logger.warning("tracing bridge %r failed in %s; ignored", type(bridge).__name__, hook, exc_info=True)
+
+
+class _Bridged:
+    """The token of a state entered while bridges were registered: ours and each bridge's handle."""
+
+    __slots__ = ("token", "handles")
+
+    def __init__(self, token: contextvars.Token[TracingState], handles: list[tuple[Bridge, Any]]) -> None:
+        self.token = token
+        self.handles = handles
+
+
+RunToken = contextvars.Token[TracingState] | _Bridged
+"""What ``enter_state``/``enter_run`` return and ``exit_run`` takes; opaque to callers."""
+
+
+def _enter_bridged(state: TracingState, token: contextvars.Token[TracingState]) -> RunToken:
+    handles: list[tuple[Bridge, Any]] = []
+    for bridge in _bridges:
+        try:
+            handle = bridge.on_enter(state)
+        except Exception:
+            _hook_failed(bridge, "on_enter")
+            continue
+        if handle is not None:
+            handles.append((bridge, handle))
+    # Every bridge had nothing to undo (the common case for nested runs): the plain token will do.
+    return _Bridged(token, handles) if handles else token
+
+
+def enter_state(state: TracingState) -> RunToken:
+    """Make ``state`` (its run and defaults) current; the caller must ``exit_run(token)`` in ``finally``."""
+    token = _state_set(state)
+    if _bridges:
+        return _enter_bridged(state, token)
+    return token
+
+
+def enter_run(run: RunTree | None, under: TracingState | None = None) -> RunToken:
+    """Make ``run`` current with the defaults (project, tags, metadata, enabled) of ``under`` or the current state."""
+    state = under if under is not None else _state_get()
+    return enter_state(TracingState(run, state.project_name, state.tags, state.metadata, state.enabled))
+
+
+def exit_run(token: RunToken) -> None:
+    """Undo ``enter_state``/``enter_run``: the state current before it is current again.
+
+    ``ValueError`` when called in another context than the one entered (as ``ContextVar.reset``).
+    """
+    if token.__class__ is _Bridged:
+        _exit_bridged(token)
+    else:
+        _state_reset(token)  # type: ignore[arg-type]
+
+
+def _exit_bridged(bridged: _Bridged) -> None:
+    for bridge, handle in reversed(bridged.handles):
+        try:
+            bridge.on_exit(handle)
+        except Exception:
+            _hook_failed(bridge, "on_exit")
+    _state_reset(bridged.token)
+
+
+# The current tracing state (run, project, tags, metadata, enabled): the ContextVar's own C getter, so
+# the hot paths pay no extra call for going through this module.
+current_state: Callable[[], TracingState] = _STATE.get
+
+
+def current_parent(state: TracingState | None = None) -> RunTree | None:
+    """The run new work goes under: the current run (or a bridge's foreign one); None when tracing is off here."""
+    if state is None:
+        state = _state_get()
+    if not state.enabled:
+        return None
+    if _bridges:
+        return _bridged_parent(state.run)
+    return state.run
+
+
+def bridged_parent(run: RunTree | None) -> RunTree | None:
+    """``run`` as the registered bridges answer it: a foreign tracer's innermost run or span, or ``run``.
+
+    For a parent not (yet) current, e.g. the caller's run read from a request's headers, asked before
+    the request run is made under it.
+    """
+    if not _bridges:
+        return run
+    return _bridged_parent(run)
+
+
+def _bridged_parent(run: RunTree | None) -> RunTree | None:
+    for bridge in _bridges:
+        try:
+            run = bridge.innermost_parent(run)
+        except Exception:
+            _hook_failed(bridge, "innermost_parent")
+    return run
 
 
 def get_tracing_context() -> TracingState:
     """The current tracing state (run, project, tags, metadata, enabled)."""
-    return _STATE.get()
+    return _state_get()
 
 
 def get_current_run_tree() -> RunTree | None:
-    """The run the current code executes in, or None outside any run."""
-    return _STATE.get().run
+    """The run the current code executes in, or None outside any run.
+
+    Inside a foreign tracer's run or span started under ours (a ``langsmith.traceable`` function, an
+    OpenTelemetry span) that one is innermost, so its stand-in is returned: ``to_headers()`` then
+    names the run the code really runs in, as the same call of the LangSmith SDK would.
+    """
+    run = _state_get().run
+    if _bridges:
+        return _bridged_parent(run)
+    return run
 
 
 def resolve_parent(parent: Any) -> RunTree | None:
@@ -72,7 +283,7 @@ def tracing_context(
     dotted-order string, ``None`` (keep the current run) or ``False`` (no parent: new runs are roots).
     Headers without a valid parent behave like ``False``. ``enabled=False`` turns tracing off inside.
     """
-    current = _STATE.get()
+    current = _state_get()
     run = current.run
     if parent is not None:
         run = resolve_parent(parent)
@@ -85,31 +296,21 @@ def tracing_context(
         metadata=merged_metadata,
         enabled=current.enabled if enabled is None else bool(enabled),
     )
-    token = _STATE.set(state)
+    token = enter_state(state)
     try:
         yield state
     finally:
-        _STATE.reset(token)
-
-
-def set_state(state: TracingState) -> contextvars.Token[TracingState]:
-    """Make ``state`` current; the caller must ``reset_state(token)`` in ``finally``."""
-    return _STATE.set(state)
-
-
-def reset_state(token: contextvars.Token[TracingState]) -> None:
-    """Undo ``set_state``."""
-    _STATE.reset(token)
+        exit_run(token)
 
 
 @contextlib.contextmanager
 def suppress_tracing() -> Iterator[None]:
     """No runs are made and no headers are sent inside (used around our own exporter I/O)."""
-    token = _STATE.set(TracingState(enabled=False))
+    token = enter_state(TracingState(enabled=False))
     try:
         yield
     finally:
-        _STATE.reset(token)
+        exit_run(token)
 
 
 def bind_context(fn: Callable[..., T]) -> Callable[..., T]:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import traceback
 from collections.abc import Mapping
 from typing import Any
 
 from tracing_middleware.core import config
-from tracing_middleware.core.context import _STATE, TracingState, resolve_parent
+from tracing_middleware.core.context import (
+    RunToken,
+    TracingState,
+    current_parent,
+    current_state,
+    enter_state,
+    exit_run,
+    resolve_parent,
+)
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.core.sampling import is_sampled
 
@@ -28,20 +35,20 @@ def start_run(
     project_name: str | None = None,
     parent: Any = _NO_PARENT,
     run_id: str | None = None,
-) -> tuple[RunTree, contextvars.Token[TracingState]] | None:
+) -> tuple[RunTree, RunToken] | None:
     """Make a run as a child of ``parent`` (default: the current run) and make it current.
 
     Returns None when tracing is off here; otherwise the run and the token for ``finish_run``.
     """
-    state = _STATE.get()
+    state = current_state()
     if not state.enabled:
         return None
     settings = config.get_settings()
     if not settings.enabled:
         return None
-    parent_run = state.run if parent is _NO_PARENT else resolve_parent(parent)
+    parent_run = current_parent(state) if parent is _NO_PARENT else resolve_parent(parent)
     run = new_run(state, settings, name, run_type, inputs, tags, metadata, project_name, parent_run, run_id)
-    return run, _STATE.set(TracingState(run, state.project_name, state.tags, state.metadata, state.enabled))
+    return run, enter_state(TracingState(run, state.project_name, state.tags, state.metadata, state.enabled))
 
 
 def new_run(
@@ -91,7 +98,7 @@ def fail(run: RunTree, error: BaseException) -> None:
 
 def finish_run(
     run: RunTree,
-    token: contextvars.Token[TracingState] | None,
+    token: RunToken | None,
     outputs: Any = None,
     error: BaseException | None = None,
 ) -> None:
@@ -99,7 +106,7 @@ def finish_run(
     if token is not None:
         # Finished in another context (a generator closed elsewhere): there is nothing to restore.
         with contextlib.suppress(ValueError):
-            _STATE.reset(token)
+            exit_run(token)
     if error is not None:
         fail(run, error)
     if run.end_us is None or outputs is not None:

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from tracing_middleware.core import config
-from tracing_middleware.core.context import _STATE
+from tracing_middleware.core.context import current_state, enter_state, exit_run
 from tracing_middleware.core.run_tree import RunTree, check_run_type
 from tracing_middleware.core.runs import _NO_PARENT, finish_run, start_run
 
@@ -75,7 +75,7 @@ class _Spec:
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
         extra = kwargs.pop("langsmith_extra", None)
-        if not _STATE.get().enabled or not config.get_settings().enabled:
+        if not current_state().enabled or not config.get_settings().enabled:
             return None  # before the inputs are built: a disabled call costs two lookups
         tags, metadata, parent, run_id, name, project = (
             self.tags,
@@ -162,30 +162,30 @@ def _wrap_generator(func: Callable[..., Any], spec: _Spec) -> Callable[..., Any]
         if started is None:
             return (yield from func(*args, **kwargs))
         run, token = started[0], started[1]
-        state = _STATE.get()
-        _STATE.reset(token)  # between items the caller's context is current, not the run
+        state = current_state()
+        exit_run(token)  # between items the caller's context is current, not the run
         items: list[Any] = []
         gen = func(*args, **kwargs)
         sent: Any = None
         thrown: BaseException | None = None
         try:
             while True:
-                step = _STATE.set(state)
+                step = enter_state(state)
                 try:
                     item = gen.throw(thrown) if thrown is not None else gen.send(sent)
                 finally:
-                    _STATE.reset(step)
+                    exit_run(step)
                 thrown = None
                 if len(items) < MAX_STREAM_ITEMS:
                     items.append(item)
                 try:
                     sent = yield item
                 except GeneratorExit:
-                    step = _STATE.set(state)  # its cleanup code runs inside the run, as its body did
+                    step = enter_state(state)  # its cleanup code runs inside the run, as its body did
                     try:
                         gen.close()
                     finally:
-                        _STATE.reset(step)
+                        exit_run(step)
                     run.add_event("closed", items=len(items))
                     _end((run, None, started[2]), {"output": items})
                     raise
@@ -211,30 +211,30 @@ def _wrap_async_generator(func: Callable[..., Any], spec: _Spec) -> Callable[...
                 yield item
             return
         run, token = started[0], started[1]
-        state = _STATE.get()
-        _STATE.reset(token)
+        state = current_state()
+        exit_run(token)
         items: list[Any] = []
         agen = func(*args, **kwargs)
         sent: Any = None
         thrown: BaseException | None = None
         try:
             while True:
-                step = _STATE.set(state)
+                step = enter_state(state)
                 try:
                     item = await (agen.athrow(thrown) if thrown is not None else agen.asend(sent))
                 finally:
-                    _STATE.reset(step)
+                    exit_run(step)
                 thrown = None
                 if len(items) < MAX_STREAM_ITEMS:
                     items.append(item)
                 try:
                     sent = yield item
                 except GeneratorExit:
-                    step = _STATE.set(state)
+                    step = enter_state(state)
                     try:
                         await agen.aclose()
                     finally:
-                        _STATE.reset(step)
+                        exit_run(step)
                     run.add_event("closed", items=len(items))
                     _end((run, None, started[2]), {"output": items})
                     raise

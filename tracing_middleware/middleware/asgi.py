@@ -7,12 +7,12 @@ sets on the very scope dict the middleware passed in.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from tracing_middleware.core import config
-from tracing_middleware.core.context import _STATE
+from tracing_middleware.core.context import current_state, enter_state, exit_run
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
 from tracing_middleware.middleware.request import ROUTE_KEY, SCOPE_KEY, RequestRun, instrument_outbound_once, needs_info
 
@@ -24,7 +24,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-logger = logging.getLogger("tracing_middleware.asgi")
+logger = get_logger("tracing_middleware.asgi")
 
 _TRACED = frozenset({"http", "websocket"})
 # Messages after which no more response is sent: the run ends once they went out.
@@ -103,7 +103,7 @@ class TracingMiddleware:
         path = scope.get("path", "")
         if (
             (self._excludes and self.options.excluded(path))
-            or not _STATE.get().enabled
+            or not current_state().enabled
             or not config.get_settings().enabled
         ):  # before any work on the request: an untraced one costs next to nothing
             scope[SCOPE_KEY] = None
@@ -135,11 +135,11 @@ class TracingMiddleware:
         run = request.run
         if run is None or run.sampled is False:
             # Nothing to record (request_run=False, or a trace not sampled): the handler only needs the context.
-            token = _STATE.set(request.state)
+            token = enter_state(request.state)
             try:
                 await self.app(scope, receive, send)
             finally:
-                _STATE.reset(token)
+                exit_run(token)
             return
         root_path = scope.get("root_path", "")
         trailers = False
@@ -163,14 +163,14 @@ class TracingMiddleware:
             ):
                 request.finish(None, route_template(scope, root_path))
 
-        token = _STATE.set(request.state)
+        token = enter_state(request.state)
         try:
             await self.app(scope, receive, traced_send)
         except BaseException as error:
             request.finish(error, route_template(scope, root_path))
             raise
         finally:
-            _STATE.reset(token)
+            exit_run(token)
         if not request.ended:
             incomplete = None if request.status else RuntimeError("the application returned without a response")
             request.finish(incomplete, route_template(scope, root_path))

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import contextvars
 import importlib
-import logging
 import threading
 from typing import Any
 
 from tracing_middleware.core import config
-from tracing_middleware.core.context import _STATE, TracingState
+from tracing_middleware.core import runtime as _rt
+from tracing_middleware.core.context import (
+    RunToken,
+    TracingState,
+    bridged_parent,
+    current_state,
+    enter_state,
+    exit_run,
+    registered_bridges,
+)
 from tracing_middleware.core.ids import now_us
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
 from tracing_middleware.core.run_tree import RunTree
@@ -19,7 +27,7 @@ from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 
 __all__ = ["RequestRun", "needs_info", "instrument_outbound_once", "SCOPE_KEY", "ROUTE_KEY", "ERROR_KEY"]
 
-logger = logging.getLogger("tracing_middleware.middleware")
+logger = get_logger("tracing_middleware.middleware")
 
 SCOPE_KEY = "tracing_middleware.run"
 """Where the request run is kept: an ASGI scope key / WSGI environ key (also marks a traced request)."""
@@ -30,18 +38,17 @@ ERROR_KEY = "tracing_middleware.error"
 
 
 _outbound_lock = threading.Lock()
-_outbound_pending = True  # one flag for every adapter: outbound patching happens once per process
 
 
 def instrument_outbound_once() -> None:
     """Turn on outbound header injection (``tracing_middleware.instrument()``) once per process, if available."""
-    global _outbound_pending
-    if not _outbound_pending:
+    runtime = _rt.current  # one flag for every adapter: outbound patching happens once per process
+    if not runtime.outbound_pending:
         return
     with _outbound_lock:
-        if not _outbound_pending:
+        if not runtime.outbound_pending:
             return
-        _outbound_pending = False
+        runtime.outbound_pending = False
         try:
             instrument = importlib.import_module("tracing_middleware.instrument").instrument
         except (ImportError, AttributeError):
@@ -101,7 +108,7 @@ class RequestRun:
         cls, method: str, path: str, query: str, info: RequestInfo | None, carrier: Any, options: MiddlewareOptions
     ) -> RequestRun | None:
         """``begin`` for adapters that build ``info`` only when ``needs_info(options)``; None is refused otherwise."""
-        current = _STATE.get()
+        current = current_state()
         if not current.enabled:
             return None
         settings = config.get_settings()
@@ -114,6 +121,8 @@ class RequestRun:
         if parent is not None and options.checks_trust and (info is None or not options.trusted(info)):
             metadata = _claimed_parent(carrier)
             parent = None
+        elif registered_bridges():  # an in-process tracer's span (FastAPI's own) may already hold this request
+            parent = bridged_parent(parent)
         if not options.request_run:
             # Handlers run directly under the caller's run, as with tracing_context(parent=headers).
             state = TracingState(parent, current.project_name, current.tags, current.metadata, current.enabled)
@@ -128,14 +137,14 @@ class RequestRun:
         state = TracingState(run, current.project_name, current.tags, current.metadata, current.enabled)
         return cls(run, state, info, options, method)
 
-    def activate(self) -> contextvars.Token[TracingState]:
+    def activate(self) -> RunToken:
         """Make the request's state current; pair with ``deactivate`` in ``finally``."""
-        return _STATE.set(self.state)
+        return enter_state(self.state)
 
     @staticmethod
-    def deactivate(token: contextvars.Token[TracingState]) -> None:
+    def deactivate(token: RunToken) -> None:
         """Undo ``activate``."""
-        _STATE.reset(token)
+        exit_run(token)
 
     def finish(self, error: BaseException | None = None, route: str | None = None) -> None:
         """End the run: name from the route, status in outputs, 5xx or an exception as error. Idempotent."""

@@ -13,12 +13,12 @@ from the public internet, set a trust policy (``trusted_networks``, ``shared_sec
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from tracing_middleware.core import config
-from tracing_middleware.core.context import _STATE
+from tracing_middleware.core.context import current_state, enter_state, exit_run
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
 from tracing_middleware.middleware.request import (
     ERROR_KEY,
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-logger = logging.getLogger("tracing_middleware.wsgi")
+logger = get_logger("tracing_middleware.wsgi")
 
 
 def _wsgi_text(value: str) -> str:
@@ -160,7 +160,7 @@ class WSGITracingMiddleware:
             return self.app(environ, start_response)
         if self.options.instrument_outbound:
             instrument_outbound_once()
-        if not _STATE.get().enabled or not config.get_settings().enabled:  # untraced: skip all request work
+        if not current_state().enabled or not config.get_settings().enabled:  # untraced: skip all request work
             environ[SCOPE_KEY] = None
             return self.app(environ, start_response)
         request = self._begin(environ)
@@ -180,14 +180,14 @@ class WSGITracingMiddleware:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
-        token = _STATE.set(request.state)
+        token = enter_state(request.state)
         try:
             body = self.app(environ, traced_start_response)
         except BaseException as error:
             request.finish(error, route=environ.get(ROUTE_KEY))
             raise
         finally:
-            _STATE.reset(token)
+            exit_run(token)
         if type(body) is list or type(body) is tuple:  # producing its chunks runs no code: nothing to activate
             return _ListBody(body, request, environ)
         return TracedBody(body, request, environ)
@@ -209,11 +209,11 @@ class WSGITracingMiddleware:
         self, request: RequestRun, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         """Nothing to record (``request_run=False``, or a trace not sampled): only the context is kept."""
-        token = _STATE.set(request.state)
+        token = enter_state(request.state)
         try:
             body = self.app(environ, start_response)
         finally:
-            _STATE.reset(token)
+            exit_run(token)
         if type(body) is list or type(body) is tuple:
             return body
         return TracedBody(body, request, environ)  # chunks made by code still run under the request's context
@@ -235,7 +235,7 @@ class TracedBody:
         return self
 
     def __next__(self) -> bytes:
-        token = _STATE.set(self._request.state)
+        token = enter_state(self._request.state)
         try:
             if self._chunks is None:
                 self._chunks = iter(self._body)
@@ -246,7 +246,7 @@ class TracedBody:
             self._error = error  # the server still calls close(), which ends the run
             raise
         finally:
-            _STATE.reset(token)
+            exit_run(token)
 
     def close(self) -> None:
         """Close the application's body (as PEP 3333 requires), then end the run."""

@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Iterator
 
 from tracing_middleware.core import config
-from tracing_middleware.core.propagation import codec
+from tracing_middleware.core.runtime import get_runtime, use_runtime
 from tracing_middleware.exporters.memory import InMemoryExporter
 from tracing_middleware.testing.assertions import Shape, TraceParent, TraceRecorder
 
@@ -28,34 +28,28 @@ def recording() -> Iterator[TraceRecorder]:
     """Record every run into a fresh ``TraceRecorder`` for the duration of the ``with`` block.
 
     Tracing is enabled with a sample rate of 1 whatever the environment says; the project, service and
-    W3C settings carry over from the current configuration. The previous configuration (exporters
-    included) is set aside untouched, not shut down, and put back afterwards.
+    W3C settings carry over from the current configuration. The block runs under its own ``Runtime`` (a
+    copy of the active one): the previous configuration, exporters included, is set aside untouched,
+    not shut down, and is active again afterwards.
     """
     exporter = InMemoryExporter()
-    emit_w3c = codec.EMIT_W3C[0]
-    # Holding the first-use lock keeps another thread from configuring from the environment meanwhile.
-    with config._first_use:
-        with config._lock:
-            previous, config._settings = config._settings, None  # so configure() below shuts nothing down
-        try:
-            config.configure(
-                exporter=exporter,
-                enabled=True,
-                sample_rate=1.0,
-                project_name=previous.project_name if previous else None,
-                service_name=previous.service_name if previous else None,
-                w3c=previous.w3c if previous else None,
-            )
-        except BaseException:
-            with config._lock:
-                config._settings = previous
-            raise
+    outer = get_runtime()
+    previous = outer.settings
+    settings = config.make_settings(
+        exporter=exporter,
+        enabled=True,
+        sample_rate=1.0,
+        project_name=previous.project_name if previous else None,
+        service_name=previous.service_name if previous else None,
+        w3c=previous.w3c if previous else None,
+    )
+    # A runtime of its own: the outer one's outbound options, exclusions and flags, with these settings and
+    # fresh caches and counters. What is changed inside (configure(), exclude_urls()) stays inside.
+    inner = outer.copy(settings=settings, emit_w3c=settings.w3c)
     try:
-        yield TraceRecorder(exporter)
+        with use_runtime(inner):
+            yield TraceRecorder(exporter)
     finally:
-        with config._lock:
-            current, config._settings = config._settings, previous
-            codec.EMIT_W3C[0] = emit_w3c
-        if current is not None:
-            for processor in current.processors:
+        if inner.settings is not None:  # configure() inside the block may have replaced ours
+            for processor in inner.settings.processors:
                 processor.shutdown()

@@ -22,7 +22,8 @@ from collections.abc import MutableMapping
 from typing import Any, NamedTuple
 
 from tracing_middleware.core import config, ids
-from tracing_middleware.core.context import _STATE
+from tracing_middleware.core import runtime as _rt
+from tracing_middleware.core.context import current_parent, current_state
 from tracing_middleware.core.propagation import baggage
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT, TRACESTATE
 from tracing_middleware.core.run_tree import RunTree
@@ -56,19 +57,18 @@ class Options(NamedTuple):
     targets: _targets.PropagationTargets
 
 
-_global: list[Options] = []
-
-
 def global_options() -> Options:
     """The options of the patched clients; targets from the environment until ``instrument`` sets them."""
-    if not _global:
-        _global.append(Options(True, _targets.PropagationTargets.from_env()))
-    return _global[0]
+    runtime = _rt.current
+    options: Options | None = runtime.outbound_options
+    if options is None:
+        options = runtime.outbound_options = Options(True, _targets.PropagationTargets.from_env())
+    return options
 
 
 def set_global_options(options: Options) -> None:
     """Replace the options of the patched clients."""
-    _global[:] = [options]
+    _rt.current.outbound_options = options
 
 
 class Override(NamedTuple):
@@ -156,21 +156,20 @@ class Hop:
         finish_run(run, None, None if status is None else {"status_code": status}, error)
 
 
-# Two generations: when the newer one is full it becomes the older one, and the older one is dropped.
-# O(1) for every operation, and each single step is atomic under the GIL, so no lock is needed.
-_remembered: list[dict[str, Hop]] = [{}, {}]
-
-
+# Runtime.remembered holds two generations: when the newer one is full it becomes the older one, and the
+# older one is dropped. O(1) for every operation, and each single step is atomic under the GIL: no lock.
 def _remember(value: str, hop: Hop) -> None:
-    newer = _remembered[0]
+    remembered = _rt.current.remembered
+    newer = remembered[0]
     newer[value] = hop
     if len(newer) >= _MAX_REMEMBERED:
-        _remembered[:] = [{}, newer]
+        remembered[:] = [{}, newer]
 
 
 def _recall(value: str) -> Hop | None:
-    newer, older = _remembered
-    return newer.get(value) or older.get(value)
+    newer, older = _rt.current.remembered
+    hop: Hop | None = newer.get(value) or older.get(value)
+    return hop
 
 
 def _redacted(url: str, query: str) -> str:
@@ -193,12 +192,6 @@ class Switch:
 
     def __init__(self) -> None:
         self.on = True
-
-
-def current_parent() -> RunTree | None:
-    """The current run when tracing is on here (not suppressed), else None: the first, cheap check."""
-    state = _STATE.get()
-    return state.run if state.enabled else None
 
 
 def begin(
@@ -227,7 +220,7 @@ def begin(
     if port is not None:
         netloc = f"{netloc}:{port}"
     url = f"{scheme}://{netloc}{path}"
-    if _targets._excluded and _targets.is_excluded(url):
+    if _rt.current.excluded_urls and _targets.is_excluded(url):
         return Hop(None, None, request_id, strip=True) if copied else None
     targets = options.targets
     # "amz-" in the query is necessary for a presigned URL: most requests skip the SigV4 check.
@@ -245,7 +238,7 @@ def begin(
         _remember(headers[TRACE], hop)
         return hop
     name = f"{method} {netloc}{path}"
-    state = _STATE.get()
+    state = current_state()
     if state.tags or state.metadata or state.project_name or state.run is not parent:
         # Scoped defaults to merge: what start_run makes; the client run is never current.
         run = new_run(state, settings, name, "chain", None, None, None, None, parent)
@@ -261,10 +254,11 @@ def begin(
     )
     hop = Hop(run, sent, request_id, copied)
     if sent is not None:
-        newer = _remembered[0]  # _remember(sent[TRACE], hop), inlined on the per-request path
+        remembered = _rt.current.remembered  # _remember(sent[TRACE], hop), inlined on the per-request path
+        newer = remembered[0]
         newer[sent[TRACE]] = hop
         if len(newer) >= _MAX_REMEMBERED:
-            _remembered[:] = [{}, newer]
+            remembered[:] = [{}, newer]
     return hop
 
 

@@ -17,18 +17,18 @@ The classes derive from the byte-stream and transport bases of every installed m
 from __future__ import annotations
 
 import importlib
-import logging
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from tracing_middleware.core.context import _STATE
+from tracing_middleware.core.context import current_parent
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.transports import client_run
-from tracing_middleware.transports.client_run import Hop, Options, Switch, current_parent, global_options
+from tracing_middleware.transports.client_run import Hop, Options, Switch, global_options
 
 __all__ = ["TracingTransport", "AsyncTracingTransport", "patch_points", "MODULES"]
 
-logger = logging.getLogger("tracing_middleware.transports")
+logger = get_logger("tracing_middleware.transports")
 
 
 def _load_modules() -> tuple[types.ModuleType, ...]:
@@ -278,8 +278,7 @@ def _defers(client: Any, request: Request) -> bool:
 
 def _patch_sync(original: Callable[..., Any], switch: Switch) -> Callable[..., Any]:
     def _send_single_request(self: Any, request: Request) -> Response:
-        state = _STATE.get()  # current_parent(), inlined: this runs for every request of every client
-        parent = state.run if state.enabled and switch.on else None
+        parent = current_parent() if switch.on else None
         if parent is None or _defers(self, request):
             return original(self, request)  # type: ignore[no-any-return]
         hop = _prepare(parent, global_options(), request)
@@ -293,8 +292,7 @@ def _patch_sync(original: Callable[..., Any], switch: Switch) -> Callable[..., A
 
 def _patch_async(original: Callable[..., Any], switch: Switch) -> Callable[..., Any]:
     async def _send_single_request(self: Any, request: Request) -> Response:
-        state = _STATE.get()  # current_parent(), inlined: this runs for every request of every client
-        parent = state.run if state.enabled and switch.on else None
+        parent = current_parent() if switch.on else None
         if parent is None or _defers(self, request):
             return await original(self, request)  # type: ignore[no-any-return]
         hop = _prepare(parent, global_options(), request)

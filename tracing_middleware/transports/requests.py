@@ -18,7 +18,6 @@ context manager (``with session.get(url, stream=True) as response:``) or call ``
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,13 +31,14 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "tracing_middleware.transports.requests needs requests: pip install 'tracing-middleware[requests]'"
     ) from error
 
-from tracing_middleware.core.context import _STATE
+from tracing_middleware.core.context import current_parent
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.transports import client_run
-from tracing_middleware.transports.client_run import Hop, Options, Switch, current_parent, global_options
+from tracing_middleware.transports.client_run import Hop, Options, Switch, global_options
 
 __all__ = ["TracingAdapter", "patch_points"]
 
-logger = logging.getLogger("tracing_middleware.transports")
+logger = get_logger("tracing_middleware.transports")
 
 
 _READ = ("baggage", "langsmith-trace", "authorization")
@@ -171,8 +171,7 @@ def _defers(session: requests.Session, request: requests.PreparedRequest) -> boo
 
 def _patch_send(original: Callable[..., Any], switch: Switch) -> Callable[..., Any]:
     def send(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        state = _STATE.get()  # current_parent(), inlined: this runs for every request of every session
-        parent = state.run if state.enabled and switch.on else None
+        parent = current_parent() if switch.on else None
         if parent is None or _defers(self, request):
             return original(self, request, **kwargs)  # type: ignore[no-any-return]
         hop = _prepare(parent, global_options(), request)

@@ -27,6 +27,8 @@ import threading
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from tracing_middleware.core import runtime as _rt
+
 __all__ = [
     "PropagationTargets",
     "exclude_urls",
@@ -160,33 +162,33 @@ class PropagationTargets:
 
 
 _lock = threading.Lock()
-_excluded: tuple[str, ...] = ()
 
 
 def exclude_urls(*prefixes: str) -> None:
     """Never trace requests to these URL prefixes (no headers, no client run): e.g. an exporter's endpoint."""
-    global _excluded
     normalized = [normalize_prefix(p) for p in prefixes]
     with _lock:
-        _excluded = _excluded + tuple(p for p in normalized if p not in _excluded)
+        runtime = _rt.current
+        excluded = runtime.excluded_urls
+        runtime.excluded_urls = excluded + tuple(p for p in normalized if p not in excluded)
 
 
 def include_urls(*prefixes: str) -> None:
     """Undo ``exclude_urls`` for these prefixes."""
-    global _excluded
     normalized = {normalize_prefix(p) for p in prefixes}
     with _lock:
-        _excluded = tuple(p for p in _excluded if p not in normalized)
+        runtime = _rt.current
+        runtime.excluded_urls = tuple(p for p in runtime.excluded_urls if p not in normalized)
 
 
 def excluded_urls() -> tuple[str, ...]:
     """The excluded URL prefixes, normalized."""
-    return _excluded
+    return _rt.current.excluded_urls
 
 
 def is_excluded(url: str) -> bool:
     """True when ``url`` (normalized form, see ``normalize_prefix``) falls under an excluded prefix."""
-    return any(prefix_matches(url, prefix) for prefix in _excluded)
+    return any(prefix_matches(url, prefix) for prefix in _rt.current.excluded_urls)
 
 
 def is_sigv4(authorization: str | None, query: str) -> bool:

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 
+from tracing_middleware.core import runtime as _rt
+from tracing_middleware.core.printable import get_logger
+
 MAX_TRACE_HEADER = 12_000  # about 200 dotted-order segments
 MAX_SEGMENTS = 200
-MAX_BAGGAGE_HEADER = 8192  # the W3C baggage limit
+MAX_BAGGAGE_HEADER = 8192  # W3C Baggage: at least 8192 bytes and 64 members are propagated
+MAX_BAGGAGE_MEMBERS = 64
 MAX_METADATA_JSON = 4096
 MAX_JSON_DEPTH = 8
 MAX_TAGS = 64
 MAX_TAG_LENGTH = 256
 MAX_PROJECT_LENGTH = 256
 MAX_TRACEPARENT = 512
-MAX_TRACESTATE = 512
+# A valid tracestate has at most 32 members of up to 513 characters (plus separators and whitespace);
+# a longer header is not read at all.
+MAX_TRACESTATE = 20_000
 
-logger = logging.getLogger("tracing_middleware.propagation")
+logger = get_logger("tracing_middleware.propagation")
 _LOG_INTERVAL_S = 60.0
-_last_logged: dict[str, float] = {}
-rejected: dict[str, int] = {}
-"""How many headers of each kind were (partly) ignored since start-up."""
 
 
 def reject(what: str, why: str) -> None:
@@ -29,10 +31,12 @@ def reject(what: str, why: str) -> None:
 
     The value itself is never logged: it is untrusted and may be huge or hold control characters.
     """
+    runtime = _rt.current
+    rejected = runtime.rejected
     rejected[what] = rejected.get(what, 0) + 1
     now = time.monotonic()
-    if now - _last_logged.get(what, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S:
-        _last_logged[what] = now
+    if now - runtime.last_logged.get(what, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S:
+        runtime.last_logged[what] = now
         logger.warning("ignoring an invalid %s header (%s)", what, why)
 
 
