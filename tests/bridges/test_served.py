@@ -9,6 +9,7 @@ real langsmith client at a LangSmith stand-in on 127.0.0.1.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -27,6 +28,18 @@ httpx = pytest.importorskip("httpx")
 import servers  # noqa: E402
 from netutil import free_port  # noqa: E402
 from standin import StandIn, names  # noqa: E402
+
+
+def _fastapi_has_telemetry() -> bool:
+    try:
+        return importlib.util.find_spec("fastapi.telemetry") is not None
+    except ImportError:
+        return False
+
+
+FASTAPI_TELEMETRY = pytest.mark.skipif(
+    not _fastapi_has_telemetry(), reason="FastAPI < 0.142 has no native telemetry (the fastapi extra's floor is older)"
+)
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
@@ -149,6 +162,7 @@ def test_one_tree_per_request_and_nothing_sent_to_langsmith(kind: str, tmp_path:
     assert standin.requests == []  # LANGSMITH_TRACING unset: not one request to the LangSmith endpoint
 
 
+@FASTAPI_TELEMETRY
 def test_fastapi_native_telemetry_one_trace_without_a_header(tmp_path: Path, standin: StandIn) -> None:
     with serve("fastapi", tmp_path, standin) as server:
         report = httpx.get(server.base + "/work", timeout=60, trust_env=False).json()
@@ -167,6 +181,7 @@ def test_fastapi_native_telemetry_one_trace_without_a_header(tmp_path: Path, sta
     assert traces == {server_span["trace_id"]}  # one trace per request (the /echo hop included)
 
 
+@FASTAPI_TELEMETRY
 def test_fastapi_native_telemetry_one_trace_with_a_traceparent(tmp_path: Path, standin: StandIn) -> None:
     traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     with serve("fastapi", tmp_path, standin) as server:
@@ -181,6 +196,7 @@ def test_fastapi_native_telemetry_one_trace_with_a_traceparent(tmp_path: Path, s
     assert request["parent_span_id"] == server_span["span_id"]
 
 
+@FASTAPI_TELEMETRY
 def test_fastapi_native_telemetry_one_trace_with_a_langsmith_header(tmp_path: Path, standin: StandIn) -> None:
     from langsmith.run_trees import RunTree as LangSmithRun
 
