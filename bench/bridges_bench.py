@@ -15,6 +15,10 @@ Two processes:
 Each case's figure is its best round (µs per request), and "added" is its difference to ``none`` in the
 same process. On a shared, loaded machine the figures move by about a µs between runs: compare
 within one run, and run it twice.
+
+``--against DIR`` compares this tree with another checkout of the package (A/B): the peers-installed
+process is run for each tree in turn, ``--pairs`` times, and each case's "added" is given as the
+minimum and the median over those runs, so load that comes and goes hits both trees alike.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from typing import Any
 
 CHILD = r"""
-import json, os, sys, timeit
+import json, os, sys, time, timeit
 hidden, rounds, number = sys.argv[1] == "hidden", int(sys.argv[2]), int(sys.argv[3])
 if hidden:
     for name in ("langsmith", "opentelemetry", "langchain_core"):
@@ -80,15 +85,17 @@ for index in range(rounds):
     for case in order[index % len(order):] + order[:index % len(order)]:  # rotated: no case always runs last
         names = cases[case]
         on[case] = list(bridges.apply(() if names == ("none",) else names))
-        taken = min(timeit.repeat(one, number=number, repeat=3)) / number * 1e6
+        taken = min(timeit.repeat(one, timer=time.thread_time, number=number, repeat=3)) / number * 1e6
         best[case] = min(best.get(case, taken), taken)
 loaded = [m for m, v in sys.modules.items() if v is not None and m.split(".")[0] in ("langsmith", "opentelemetry")]
 print(json.dumps({"best_us": best, "bridges": on, "peer_modules": len(loaded)}))
 """
 
 
-def run(mode: str, rounds: int, number: int) -> dict[str, Any]:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(mode: str, rounds: int, number: int, root: str = ROOT) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": root}
     env.pop("TRACING_MIDDLEWARE_BRIDGES", None)
     done = subprocess.run(
@@ -103,12 +110,43 @@ def run(mode: str, rounds: int, number: int) -> dict[str, Any]:
     return result
 
 
+def compare(against: str, pairs: int, rounds: int, number: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Each tree's added µs per case (min, median) over ``pairs`` alternating runs with the peers installed."""
+    trees = {"this": ROOT, "against": os.path.abspath(against)}
+    added: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
+    for index in range(pairs):
+        for name in list(trees)[index % 2 :] + list(trees)[: index % 2]:  # alternate which tree goes first
+            best = run("installed", rounds, number, trees[name])["best_us"]
+            for case, value in best.items():
+                added[name].setdefault(case, []).append(value - best["none"])
+    return {
+        name: {case: {"min": min(v), "median": statistics.median(v)} for case, v in cases.items()}
+        for name, cases in added.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20, help="interleaved rounds per case")
     parser.add_argument("--number", type=int, default=1000, help="requests per timed repeat")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--against", metavar="DIR", help="another checkout to compare with (A/B)")
+    parser.add_argument("--pairs", type=int, default=6, help="runs per tree with --against")
     args = parser.parse_args()
+    if args.against:
+        result = compare(args.against, args.pairs, args.rounds, args.number)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        if args.json:
+            print(json.dumps({"added_us": result, "loadavg_1m": load}))
+            return
+        print(f"added µs per request, peers installed; {args.pairs} runs per tree, alternating; 1-min load {load}")
+        print(f"{'case':<16}{'this min':>10}{'median':>9}{'against min':>13}{'median':>9}")
+        for case in result["this"]:
+            this, other = result["this"][case], result["against"][case]
+            print(
+                f"{case:<16}{this['min']:>+10.2f}{this['median']:>+9.2f}{other['min']:>+13.2f}{other['median']:>+9.2f}"
+            )
+        return
     rows = []
     for mode in ("hidden", "installed"):
         result = run(mode, args.rounds, args.number)

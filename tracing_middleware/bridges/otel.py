@@ -17,7 +17,6 @@ every header and export of this package does, so with both on, our mapping wins 
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import importlib
 from collections.abc import Callable
@@ -57,25 +56,31 @@ def _fast_paths() -> tuple[Callable[[], Any], Callable[[Any], Any]] | None:
     if not isinstance(variable, contextvars.ContextVar) or not isinstance(key, str):
         return None
     get_context, set_context = variable.get, variable.set
+    # The context made current over the one found, kept for the next entry over the same one: an
+    # entry from a thread's or task's empty context (most requests) then allocates nothing. Contexts
+    # are immutable by contract, and the pair holds the one found, so its identity stands for its content.
+    last: list[Any] = [None, None]
 
     def peek() -> Any:
         return get_context().get(key)
 
     def attach(span: Any) -> Any:
-        return set_context(Context({**get_context(), key: span}))
+        found = get_context()
+        if found is last[0]:
+            return set_context(last[1])
+        if found.get(key) is span:
+            return None
+        made = Context({**found, key: span})
+        last[0], last[1] = found, made
+        return set_context(made)
 
     return peek, attach
 
 
 def _public_attach(span: Any) -> Any:
+    if trace.get_current_span() is span:
+        return None
     return otel_context.attach(trace.set_span_in_context(span))
-
-
-_fast = _fast_paths()
-# The current span, or None/INVALID_SPAN when there is none (callers check identity, then validity).
-_peek: Callable[[], Any] = _fast[0] if _fast is not None else trace.get_current_span
-# Make a span current; the token undoes it (``contextvars.Token`` on the default runtime context).
-_attach_span: Callable[[Any], Any] = _fast[1] if _fast is not None else _public_attach
 
 
 class _LiveSpan(NonRecordingSpan):
@@ -114,6 +119,12 @@ class _LiveSpan(NonRecordingSpan):
 
 
 LIVE = _LiveSpan()
+_fast = _fast_paths()
+# The current span, or None/INVALID_SPAN when there is none (callers check identity, then validity).
+_peek: Callable[[], Any] = _fast[0] if _fast is not None else trace.get_current_span
+# Make LIVE current, unless it is already; the token undoes it (``contextvars.Token`` on the default
+# runtime context), None when there is nothing to undo.
+_attach_span: Callable[[Any], Any] = _fast[1] if _fast is not None else _public_attach
 
 
 def _provider_set() -> bool:
@@ -145,18 +156,18 @@ class OpenTelemetryBridge(Bridge):
         Nothing to do (None) when no provider is set, when ``state`` has no run, or when an enclosing
         entry already made ``LIVE`` current.
         """
-        if state.run is None or not (self._ready or self.ready()) or _peek() is LIVE:
+        if state.run is None or not (self._ready or self.ready()):
             return None
         return _attach_span(LIVE)
 
     def on_exit(self, handle: Any) -> None:
         """Detach; nothing when exited in another context than entered (a generator closed elsewhere)."""
-        if handle is None:
-            return
-        if isinstance(handle, contextvars.Token):
-            with contextlib.suppress(ValueError, RuntimeError):
+        if handle.__class__ is contextvars.Token:
+            try:
                 handle.var.reset(handle)
-        else:  # another runtime context than the default contextvars one
+            except (ValueError, RuntimeError):
+                return
+        elif handle is not None:  # another runtime context than the default contextvars one
             otel_context.detach(handle)
 
     def innermost_parent(self, run: RunTree | None) -> RunTree | None:

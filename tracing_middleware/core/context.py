@@ -106,25 +106,36 @@ class Bridge:
 
 
 _bridges: tuple[Bridge, ...] = ()  # replaced whole, never mutated: readers need no lock
+# Bound hooks of the bridges that override them, kept with the registry: the hot paths skip the
+# attribute lookups, and a bridge that keeps a default hook costs no call for it.
+_enter_hooks: tuple[tuple[Bridge, Callable[[TracingState], Any]], ...] = ()
+_parent_hooks: tuple[tuple[Bridge, Callable[[RunTree | None], RunTree | None]], ...] = ()
 _failed: set[tuple[int, str]] = set()
 _registry_lock = threading.Lock()
 
 
+def _install(bridges: tuple[Bridge, ...]) -> None:
+    global _bridges, _enter_hooks, _parent_hooks
+    _enter_hooks = tuple((b, b.on_enter) for b in bridges if type(b).on_enter is not Bridge.on_enter)
+    _parent_hooks = tuple(
+        (b, b.innermost_parent) for b in bridges if type(b).innermost_parent is not Bridge.innermost_parent
+    )
+    _bridges = bridges
+
+
 def register_bridge(bridge: Bridge) -> None:
     """Tell ``bridge`` about every run made current from now on (registering twice is a no-op)."""
-    global _bridges
     if not isinstance(bridge, Bridge):
         raise TypeError(f"bridge must be a tracing_middleware.core.context.Bridge; got {type(bridge).__name__}")
     with _registry_lock:
         if bridge not in _bridges:
-            _bridges = (*_bridges, bridge)
+            _install((*_bridges, bridge))
 
 
 def unregister_bridge(bridge: Bridge) -> None:
     """Stop telling ``bridge``; unknown bridges are ignored."""
-    global _bridges
     with _registry_lock:
-        _bridges = tuple(b for b in _bridges if b is not bridge)
+        _install(tuple(b for b in _bridges if b is not bridge))
 
 
 def registered_bridges() -> tuple[Bridge, ...]:
@@ -139,40 +150,39 @@ def _hook_failed(bridge: Bridge, hook: str) -> None:
         logger.warning("tracing bridge %r failed in %s; ignored", type(bridge).__name__, hook, exc_info=True)
 
 
-class _Bridged:
-    """The token of a state entered while bridges were registered: ours and each bridge's handle."""
+class _Bridged(tuple):  # type: ignore[type-arg]
+    """The token of a state entered while bridges were registered: ours and each bridge's handle.
 
-    __slots__ = ("token", "handles")
+    ``(token, (bridge, handle), ...)`` in order of entry. A tuple subclass: made and read in C, no
+    Python-level constructor on the path of every outermost run.
+    """
 
-    def __init__(self, token: contextvars.Token[TracingState], handles: list[tuple[Bridge, Any]]) -> None:
-        self.token = token
-        self.handles = handles
+    __slots__ = ()
 
 
 RunToken = contextvars.Token[TracingState] | _Bridged
 """What ``enter_state``/``enter_run`` return and ``exit_run`` takes; opaque to callers."""
 
 
-def _enter_bridged(state: TracingState, token: contextvars.Token[TracingState]) -> RunToken:
-    handles: list[tuple[Bridge, Any]] = []
-    for bridge in _bridges:
+def enter_state(state: TracingState) -> RunToken:
+    """Make ``state`` (its run and defaults) current; the caller must ``exit_run(token)`` in ``finally``."""
+    token = _state_set(state)
+    if not _enter_hooks:
+        return token
+    # Inline rather than in a helper: this runs for every run made current while a bridge is on.
+    handles: list[Any] | None = None
+    for bridge, on_enter in _enter_hooks:
         try:
-            handle = bridge.on_enter(state)
+            handle = on_enter(state)
         except Exception:
             _hook_failed(bridge, "on_enter")
             continue
         if handle is not None:
+            if handles is None:
+                handles = [token]
             handles.append((bridge, handle))
     # Every bridge had nothing to undo (the common case for nested runs): the plain token will do.
-    return _Bridged(token, handles) if handles else token
-
-
-def enter_state(state: TracingState) -> RunToken:
-    """Make ``state`` (its run and defaults) current; the caller must ``exit_run(token)`` in ``finally``."""
-    token = _state_set(state)
-    if _bridges:
-        return _enter_bridged(state, token)
-    return token
+    return token if handles is None else _Bridged(handles)
 
 
 def enter_run(run: RunTree | None, under: TracingState | None = None) -> RunToken:
@@ -186,19 +196,18 @@ def exit_run(token: RunToken) -> None:
 
     ``ValueError`` when called in another context than the one entered (as ``ContextVar.reset``).
     """
-    if token.__class__ is _Bridged:
-        _exit_bridged(token)
-    else:
+    if token.__class__ is not _Bridged:
         _state_reset(token)  # type: ignore[arg-type]
-
-
-def _exit_bridged(bridged: _Bridged) -> None:
-    for bridge, handle in reversed(bridged.handles):
+        return
+    index = len(token) - 1
+    while index:
+        bridge, handle = token[index]
+        index -= 1
         try:
             bridge.on_exit(handle)
         except Exception:
             _hook_failed(bridge, "on_exit")
-    _state_reset(bridged.token)
+    _state_reset(token[0])
 
 
 # The current tracing state (run, project, tags, metadata, enabled): the ContextVar's own C getter, so
@@ -212,9 +221,15 @@ def current_parent(state: TracingState | None = None) -> RunTree | None:
         state = _state_get()
     if not state.enabled:
         return None
-    if _bridges:
-        return _bridged_parent(state.run)
-    return state.run
+    if not _parent_hooks:
+        return state.run
+    run = state.run
+    for bridge, innermost_parent in _parent_hooks:  # inline: asked for every run made while a bridge is on
+        try:
+            run = innermost_parent(run)
+        except Exception:
+            _hook_failed(bridge, "innermost_parent")
+    return run
 
 
 def bridged_parent(run: RunTree | None) -> RunTree | None:
@@ -223,15 +238,18 @@ def bridged_parent(run: RunTree | None) -> RunTree | None:
     For a parent not (yet) current, e.g. the caller's run read from a request's headers, asked before
     the request run is made under it.
     """
-    if not _bridges:
-        return run
-    return _bridged_parent(run)
+    for bridge, innermost_parent in _parent_hooks:  # inline: asked for every request while a bridge is on
+        try:
+            run = innermost_parent(run)
+        except Exception:
+            _hook_failed(bridge, "innermost_parent")
+    return run
 
 
 def _bridged_parent(run: RunTree | None) -> RunTree | None:
-    for bridge in _bridges:
+    for bridge, innermost_parent in _parent_hooks:
         try:
-            run = bridge.innermost_parent(run)
+            run = innermost_parent(run)
         except Exception:
             _hook_failed(bridge, "innermost_parent")
     return run
@@ -250,7 +268,7 @@ def get_current_run_tree() -> RunTree | None:
     names the run the code really runs in, as the same call of the LangSmith SDK would.
     """
     run = _state_get().run
-    if _bridges:
+    if _parent_hooks:
         return _bridged_parent(run)
     return run
 
