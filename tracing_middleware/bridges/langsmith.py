@@ -250,6 +250,12 @@ class LangSmithBridge(Bridge):
 
     def __init__(self) -> None:
         self._last: tuple[Any, RunTree | None, RunTree | None] = (None, None, None)
+        # Read in C by our context on every run made current: where langsmith's variable holds LIVE
+        # nothing is to be done on entry, and with None or LIVE no run of theirs is innermost.
+        self.peek = _parent_get
+        self.following = (LIVE,)
+        self.quiet = (None,)
+        self.token_handles = True  # on_enter's handle is the variable's token: reset on exit, in C
 
     def on_enter(self, state: TracingState) -> Any:
         """Make langsmith's parent follow our state; nothing to do when an enclosing entry already did."""

@@ -32,9 +32,17 @@ lets us see its own. Subclass ``Bridge`` and override what is needed:
   registration order, each bridge seeing the previous one's answer.
 
 Entering re-runs for every step of a traced generator, so hooks must be cheap: build expensive mirrors
-lazily. A hook that raises is logged once and otherwise ignored; it never reaches the user's code.
-With no bridge registered, each hook point costs one falsy check. A state entered while bridges were
-registered is exited through them even if they were unregistered meanwhile.
+lazily. Three optional attributes spare the hooks' calls on the common paths, in C: ``peek`` (a
+callable reading the foreign tracer's current value, e.g. a ContextVar's getter); ``following``, the
+values of ``peek()`` meaning the tracer already follows our state (``on_enter`` is then not called:
+it would have nothing to do) and, with ``quiet``, those meaning it has nothing innermost
+(``innermost_parent`` is then not called: it would answer ``run``). Values are matched with ``in``
+(identity, then equality); the sequences may be lists the bridge updates. ``token_handles = True``
+says every handle is a ``contextvars.Token``: it is reset on exit without calling ``on_exit`` (and
+silently not, in another context). A hook that raises is logged once and otherwise ignored; it
+never reaches the user's code. With no bridge registered, each hook point costs one falsy check. A
+state entered while bridges were registered is exited through them even if they were unregistered
+meanwhile.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ import contextlib
 import contextvars
 import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from tracing_middleware.core.printable import get_logger
@@ -93,6 +101,15 @@ logger = get_logger("tracing_middleware.context")
 class Bridge:
     """A foreign tracer's hooks into our context; every method may be overridden (see the module docstring)."""
 
+    peek: Callable[[], Any] | None = None
+    """Optional: reads the foreign tracer's current value (e.g. a ContextVar's C getter), to skip hooks."""
+    following: Sequence[Any] = ()
+    """Values of ``peek()`` meaning the tracer already follows our state: ``on_enter`` would do nothing."""
+    quiet: Sequence[Any] = ()
+    """Values of ``peek()`` besides ``following`` meaning nothing of the tracer's is innermost."""
+    token_handles = False
+    """True: every handle is a ``contextvars.Token``, reset by us on exit without calling ``on_exit``."""
+
     def on_enter(self, state: TracingState) -> Any:
         """``state`` just became current; the result is handed to ``on_exit``."""
         return None
@@ -108,17 +125,24 @@ class Bridge:
 _bridges: tuple[Bridge, ...] = ()  # replaced whole, never mutated: readers need no lock
 # Bound hooks of the bridges that override them, kept with the registry: the hot paths skip the
 # attribute lookups, and a bridge that keeps a default hook costs no call for it.
-_enter_hooks: tuple[tuple[Bridge, Callable[[TracingState], Any]], ...] = ()
-_parent_hooks: tuple[tuple[Bridge, Callable[[RunTree | None], RunTree | None]], ...] = ()
+_enter_hooks: tuple[tuple[Bridge, Callable[[TracingState], Any], Callable[[], Any] | None, Sequence[Any]], ...] = ()
+_parent_hooks: tuple[
+    tuple[Bridge, Callable[[RunTree | None], RunTree | None], Callable[[], Any] | None, Sequence[Any], Sequence[Any]],
+    ...,
+] = ()
 _failed: set[tuple[int, str]] = set()
 _registry_lock = threading.Lock()
 
 
 def _install(bridges: tuple[Bridge, ...]) -> None:
     global _bridges, _enter_hooks, _parent_hooks
-    _enter_hooks = tuple((b, b.on_enter) for b in bridges if type(b).on_enter is not Bridge.on_enter)
+    _enter_hooks = tuple(
+        (b, b.on_enter, b.peek, b.following) for b in bridges if type(b).on_enter is not Bridge.on_enter
+    )
     _parent_hooks = tuple(
-        (b, b.innermost_parent) for b in bridges if type(b).innermost_parent is not Bridge.innermost_parent
+        (b, b.innermost_parent, b.peek, b.following, b.quiet)
+        for b in bridges
+        if type(b).innermost_parent is not Bridge.innermost_parent
     )
     _bridges = bridges
 
@@ -171,8 +195,10 @@ def enter_state(state: TracingState) -> RunToken:
         return token
     # Inline rather than in a helper: this runs for every run made current while a bridge is on.
     handles: list[Any] | None = None
-    for bridge, on_enter in _enter_hooks:
+    for bridge, on_enter, peek, following in _enter_hooks:
         try:
+            if peek is not None and peek() in following:
+                continue
             handle = on_enter(state)
         except Exception:
             _hook_failed(bridge, "on_enter")
@@ -203,6 +229,14 @@ def exit_run(token: RunToken) -> None:
     while index:
         bridge, handle = token[index]
         index -= 1
+        if bridge.token_handles:
+            try:
+                handle.var.reset(handle)
+            except (ValueError, RuntimeError):
+                pass  # exited in another context than entered (a generator closed elsewhere): nothing to undo
+            except Exception:
+                _hook_failed(bridge, "on_exit")
+            continue
         try:
             bridge.on_exit(handle)
         except Exception:
@@ -224,8 +258,18 @@ def current_parent(state: TracingState | None = None) -> RunTree | None:
     if not _parent_hooks:
         return state.run
     run = state.run
-    for bridge, innermost_parent in _parent_hooks:  # inline: asked for every run made while a bridge is on
+    for (
+        bridge,
+        innermost_parent,
+        peek,
+        following,
+        quiet,
+    ) in _parent_hooks:  # inline: asked for every run made while a bridge is on
         try:
+            if peek is not None:
+                value = peek()
+                if value in following or value in quiet:
+                    continue
             run = innermost_parent(run)
         except Exception:
             _hook_failed(bridge, "innermost_parent")
@@ -238,8 +282,18 @@ def bridged_parent(run: RunTree | None) -> RunTree | None:
     For a parent not (yet) current, e.g. the caller's run read from a request's headers, asked before
     the request run is made under it.
     """
-    for bridge, innermost_parent in _parent_hooks:  # inline: asked for every request while a bridge is on
+    for (
+        bridge,
+        innermost_parent,
+        peek,
+        following,
+        quiet,
+    ) in _parent_hooks:  # inline: asked for every request while a bridge is on
         try:
+            if peek is not None:
+                value = peek()
+                if value in following or value in quiet:
+                    continue
             run = innermost_parent(run)
         except Exception:
             _hook_failed(bridge, "innermost_parent")
@@ -247,8 +301,12 @@ def bridged_parent(run: RunTree | None) -> RunTree | None:
 
 
 def _bridged_parent(run: RunTree | None) -> RunTree | None:
-    for bridge, innermost_parent in _parent_hooks:
+    for bridge, innermost_parent, peek, following, quiet in _parent_hooks:
         try:
+            if peek is not None:
+                value = peek()
+                if value in following or value in quiet:
+                    continue
             run = innermost_parent(run)
         except Exception:
             _hook_failed(bridge, "innermost_parent")
