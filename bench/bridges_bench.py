@@ -12,9 +12,10 @@ Two processes:
   (no span started); the cases ``none``, ``langsmith``, ``otel`` and ``langsmith,otel`` are switched
   with ``tracing_middleware.bridges.apply`` in interleaved rounds, so machine load hits them alike.
 
-Each case's figure is its best round (µs per request), and "added" is its difference to ``none`` in the
-same process. On a shared, loaded machine the figures move by about a µs between runs: compare
-within one run, and run it twice.
+Each case's figure is its best round (µs per request, CPU time of the thread), and "added" is the
+median over the rounds of its difference to ``none`` measured in the same round. On a shared,
+loaded machine the figures still move by about a µs between runs: compare within one run, and run
+it twice.
 
 ``--against DIR`` compares this tree with another checkout of the package (A/B): the peers-installed
 process is run for each tree in turn, ``--pairs`` times, and each case's "added" is given as the
@@ -79,16 +80,21 @@ cases = {"none": ("none",), "auto": tuple(bridges.NAMES)} if hidden else {
     "none": (), "langsmith": ("langsmith",), "otel": ("otel",), "langsmith,otel": ("langsmith", "otel")}
 for _ in range(2000):
     one()
-best, on = {}, {}
+best, on, added = {}, {}, {case: [] for case in cases}
 order = list(cases)
 for index in range(rounds):
+    taken = {}
     for case in order[index % len(order):] + order[:index % len(order)]:  # rotated: no case always runs last
         names = cases[case]
         on[case] = list(bridges.apply(() if names == ("none",) else names))
-        taken = min(timeit.repeat(one, timer=time.thread_time, number=number, repeat=3)) / number * 1e6
-        best[case] = min(best.get(case, taken), taken)
+        # CPU time of this thread: time the machine gives other processes is not counted
+        taken[case] = min(timeit.repeat(one, timer=time.thread_time, number=number, repeat=3)) / number * 1e6
+        best[case] = min(best.get(case, taken[case]), taken[case])
+    for case in cases:  # paired with the case without bridges of the same round
+        added[case].append(taken[case] - taken["none"])
 loaded = [m for m, v in sys.modules.items() if v is not None and m.split(".")[0] in ("langsmith", "opentelemetry")]
-print(json.dumps({"best_us": best, "bridges": on, "peer_modules": len(loaded)}))
+median = {case: sorted(values)[len(values) // 2] for case, values in added.items()}
+print(json.dumps({"best_us": best, "added_us": median, "bridges": on, "peer_modules": len(loaded)}))
 """
 
 
@@ -116,9 +122,9 @@ def compare(against: str, pairs: int, rounds: int, number: int) -> dict[str, dic
     added: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
     for index in range(pairs):
         for name in list(trees)[index % 2 :] + list(trees)[: index % 2]:  # alternate which tree goes first
-            best = run("installed", rounds, number, trees[name])["best_us"]
-            for case, value in best.items():
-                added[name].setdefault(case, []).append(value - best["none"])
+            result = run("installed", rounds, number, trees[name])["added_us"]
+            for case, value in result.items():
+                added[name].setdefault(case, []).append(value)
     return {
         name: {case: {"min": min(v), "median": statistics.median(v)} for case, v in cases.items()}
         for name, cases in added.items()
@@ -150,14 +156,13 @@ def main() -> None:
     rows = []
     for mode in ("hidden", "installed"):
         result = run(mode, args.rounds, args.number)
-        base = result["best_us"]["none"]
         for case, best in result["best_us"].items():
             rows.append(
                 {
                     "peers": mode,
                     "case": case,
                     "us_per_request": round(best, 2),
-                    "added_us": round(best - base, 2),
+                    "added_us": round(result["added_us"][case], 2),
                     "registered": result["bridges"][case],
                     "peer_modules_loaded": result["peer_modules"],
                 }
@@ -166,7 +171,9 @@ def main() -> None:
     if args.json:
         print(json.dumps({"rows": rows, "loadavg_1m": load}))
         return
-    print(f"per request: WSGI middleware + one @traceable; best of {args.rounds} rounds; 1-min load {load}")
+    print(
+        f"per request: WSGI middleware + one @traceable; {args.rounds} rounds (best; added: median); 1-min load {load}"
+    )
     print(f"{'peers':<11}{'case':<16}{'µs/request':>11}{'added':>8}  registered")
     for row in rows:
         registered = ",".join(row["registered"]) or "-"

@@ -118,16 +118,17 @@ class OpenTelemetryBridge(Bridge):
     def __init__(self) -> None:
         self._ready = False  # a provider, once set, stays set: checked until then
         self._last: tuple[RunTree | None, int, RunTree | None] = (None, 0, None)
-        # The context made current over the one found, kept for the next entry over the same one: an
-        # entry from a thread's or task's empty context (most requests) then allocates nothing.
-        # Contexts are immutable by contract, and the pair holds the one found, so its identity
-        # stands for its content. One tuple, swapped whole: threads read a consistent pair.
+        # The context made current over the one found, kept for the next entry over the same one (the
+        # one over an empty context is made once): most entries then allocate nothing. Contexts are
+        # immutable by contract, and the pair holds the one found, so its identity stands for its
+        # content. One tuple, swapped whole: threads read a consistent pair.
         self._made: tuple[Any, Any] = (None, None)
+        self._over_empty = Context({_SPAN_KEY: LIVE})
         if _context_get is not None:
             # Read in C by our context on every run made current: a context with LIVE as its span
             # (the last one made) needs nothing on entry, and an empty one has no span of theirs.
             self.peek = _context_get
-            self.following: list[Any] = [None]
+            self.following: list[Any] = [self._over_empty, None]
             self.quiet = (Context(),)
             self.token_handles = True  # on_enter's handle is the variable's token: reset on exit, in C
 
@@ -150,6 +151,8 @@ class OpenTelemetryBridge(Bridge):
                 return None
             return otel_context.attach(trace.set_span_in_context(LIVE))
         found = _context_get()
+        if not found:  # a thread's or task's empty context (most requests): always the same one over it
+            return _context_set(self._over_empty)
         made = self._made
         if found is made[0]:
             return _context_set(made[1])
@@ -157,7 +160,7 @@ class OpenTelemetryBridge(Bridge):
             return None
         context = Context({**found, _SPAN_KEY: LIVE})
         self._made = (found, context)
-        self.following[0] = context
+        self.following[1] = context
         return _context_set(context)
 
     def on_exit(self, handle: Any) -> None:
