@@ -125,10 +125,10 @@ class OpenTelemetryBridge(Bridge):
         self._made: tuple[Any, Any] = (None, None)
         self._over_empty = Context({_SPAN_KEY: LIVE})
         if _context_get is not None:
-            # Read in C by our context on every run made current: a context with LIVE as its span
-            # (the last one made) needs nothing on entry, and an empty one has no span of theirs.
+            # Read in C by our context on every run made current: the context made over an empty one (that
+            # of most requests) needs nothing on entry, and an empty one has no span of theirs.
             self.peek = _context_get
-            self.following: list[Any] = [self._over_empty, None]
+            self.following = (self._over_empty,)
             self.quiet = (Context(),)
             self.token_handles = True  # on_enter's handle is the variable's token: reset on exit, in C
 
@@ -160,7 +160,6 @@ class OpenTelemetryBridge(Bridge):
             return None
         context = Context({**found, _SPAN_KEY: LIVE})
         self._made = (found, context)
-        self.following[1] = context
         return _context_set(context)
 
     def on_exit(self, handle: Any) -> None:

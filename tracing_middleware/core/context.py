@@ -37,7 +37,7 @@ callable reading the foreign tracer's current value, e.g. a ContextVar's getter)
 values of ``peek()`` meaning the tracer already follows our state (``on_enter`` is then not called:
 it would have nothing to do) and, with ``quiet``, those meaning it has nothing innermost
 (``innermost_parent`` is then not called: it would answer ``run``). Values are matched with ``in``
-(identity, then equality); the sequences may be lists the bridge updates. ``token_handles = True``
+(identity, then equality); the sequences are read when the bridge is registered. ``token_handles = True``
 says every handle is a ``contextvars.Token``: it is reset on exit without calling ``on_exit`` (and
 silently not, in another context). A hook that raises is logged once and otherwise ignored; it
 never reaches the user's code. With no bridge registered, each hook point costs one falsy check. A
@@ -50,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
@@ -125,11 +126,12 @@ class Bridge:
 _bridges: tuple[Bridge, ...] = ()  # replaced whole, never mutated: readers need no lock
 # Bound hooks of the bridges that override them, kept with the registry: the hot paths skip the
 # attribute lookups, and a bridge that keeps a default hook costs no call for it.
-_enter_hooks: tuple[tuple[Bridge, Callable[[TracingState], Any], Callable[[], Any] | None, Sequence[Any]], ...] = ()
+# (peek, skip, hook, bridge): the hook is not called while ``peek()`` returns one of ``skip``.
+_enter_hooks: tuple[tuple[Callable[[], Any], tuple[Any, ...], Callable[[TracingState], Any], Bridge], ...] = ()
 _parent_hooks: tuple[
-    tuple[Bridge, Callable[[RunTree | None], RunTree | None], Callable[[], Any] | None, Sequence[Any], Sequence[Any]],
-    ...,
+    tuple[Callable[[], Any], tuple[Any, ...], Callable[[RunTree | None], RunTree | None], Bridge], ...
 ] = ()
+_never = itertools.repeat(object()).__next__  # the peek of a bridge without one: matches no skip value, in C
 _failed: set[tuple[int, str]] = set()
 _registry_lock = threading.Lock()
 
@@ -137,10 +139,12 @@ _registry_lock = threading.Lock()
 def _install(bridges: tuple[Bridge, ...]) -> None:
     global _bridges, _enter_hooks, _parent_hooks
     _enter_hooks = tuple(
-        (b, b.on_enter, b.peek, b.following) for b in bridges if type(b).on_enter is not Bridge.on_enter
+        (b.peek or _never, tuple(b.following) if b.peek else (), b.on_enter, b)
+        for b in bridges
+        if type(b).on_enter is not Bridge.on_enter
     )
     _parent_hooks = tuple(
-        (b, b.innermost_parent, b.peek, b.following, b.quiet)
+        (b.peek or _never, (*b.following, *b.quiet) if b.peek else (), b.innermost_parent, b)
         for b in bridges
         if type(b).innermost_parent is not Bridge.innermost_parent
     )
@@ -195,9 +199,9 @@ def enter_state(state: TracingState) -> RunToken:
         return token
     # Inline rather than in a helper: this runs for every run made current while a bridge is on.
     handles: list[Any] | None = None
-    for bridge, on_enter, peek, following in _enter_hooks:
+    for peek, skip, on_enter, bridge in _enter_hooks:
         try:
-            if peek is not None and peek() in following:
+            if peek() in skip:
                 continue
             handle = on_enter(state)
         except Exception:
@@ -258,18 +262,10 @@ def current_parent(state: TracingState | None = None) -> RunTree | None:
     if not _parent_hooks:
         return state.run
     run = state.run
-    for (
-        bridge,
-        innermost_parent,
-        peek,
-        following,
-        quiet,
-    ) in _parent_hooks:  # inline: asked for every run made while a bridge is on
+    for peek, skip, innermost_parent, bridge in _parent_hooks:  # inline: asked for every run made while a bridge is on
         try:
-            if peek is not None:
-                value = peek()
-                if value in following or value in quiet:
-                    continue
+            if peek() in skip:
+                continue
             run = innermost_parent(run)
         except Exception:
             _hook_failed(bridge, "innermost_parent")
@@ -282,18 +278,10 @@ def bridged_parent(run: RunTree | None) -> RunTree | None:
     For a parent not (yet) current, e.g. the caller's run read from a request's headers, asked before
     the request run is made under it.
     """
-    for (
-        bridge,
-        innermost_parent,
-        peek,
-        following,
-        quiet,
-    ) in _parent_hooks:  # inline: asked for every request while a bridge is on
+    for peek, skip, innermost_parent, bridge in _parent_hooks:  # inline: asked for every request while a bridge is on
         try:
-            if peek is not None:
-                value = peek()
-                if value in following or value in quiet:
-                    continue
+            if peek() in skip:
+                continue
             run = innermost_parent(run)
         except Exception:
             _hook_failed(bridge, "innermost_parent")
@@ -301,12 +289,10 @@ def bridged_parent(run: RunTree | None) -> RunTree | None:
 
 
 def _bridged_parent(run: RunTree | None) -> RunTree | None:
-    for bridge, innermost_parent, peek, following, quiet in _parent_hooks:
+    for peek, skip, innermost_parent, bridge in _parent_hooks:
         try:
-            if peek is not None:
-                value = peek()
-                if value in following or value in quiet:
-                    continue
+            if peek() in skip:
+                continue
             run = innermost_parent(run)
         except Exception:
             _hook_failed(bridge, "innermost_parent")
