@@ -77,11 +77,14 @@ def _command(stack: str, port: int) -> list[str]:
             "--log-level",
             "warning",
         ]
+    if stack.startswith("aiohttp+"):
+        explicit = ["--trace-config"] if stack == "aiohttp+TraceConfig" else []
+        return ["-m", "aiohttp.web", "-H", "127.0.0.1", "-P", str(port), "svc_aiohttp:make_app", *explicit]
     target = {"flask+requests": "svc_flask:app", "django+requests": "svc_django:application"}[stack]
     return ["-m", "gunicorn", "-b", bind, "-w", "1", "--threads", "4", "--log-level", "warning", target]
 
 
-STACKS = ["fastapi+httpx", "flask+requests", "django+requests"]
+STACKS = ["fastapi+httpx", "flask+requests", "django+requests", "aiohttp+aiohttp", "aiohttp+TraceConfig"]
 
 
 @pytest.fixture(scope="module", params=STACKS)

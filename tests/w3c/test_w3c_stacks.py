@@ -1,8 +1,8 @@
-"""W3C Trace Context and Baggage through real services: FastAPI+httpx, Flask+requests, Django+requests.
+"""W3C Trace Context and Baggage through real services: FastAPI+httpx, Flask+requests, Django+requests, aiohttp.
 
 Each case sends crafted headers to a service (see ``conftest.py``) and checks what its outbound
 call carried: the rules of ``tests/core/test_w3c_*.py``, end to end through a real server, the
-framework adapter and the patched client.
+framework adapter and the patched client (for aiohttp, also an explicit ``TracingTraceConfig``).
 """
 
 from __future__ import annotations
