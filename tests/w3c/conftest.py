@@ -36,7 +36,14 @@ class _Capture(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        body = json.dumps({"headers": [[name.lower(), value] for name, value in self.headers.items()]}).encode()
+        if self.path.startswith("/redirect"):  # a hop on the way, whose traceparent the next one reports
+            self.send_response(307)
+            self.send_header("Location", "/capture?from=" + quote(self.headers.get("traceparent", ""), safe=""))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        headers = [[":path", self.path], *([name.lower(), value] for name, value in self.headers.items())]
+        body = json.dumps({"headers": headers}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -127,14 +134,16 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None
 
 @pytest.fixture
 def forwarded(service: str, capture_url: str) -> Any:
-    """``forwarded(headers, n=1)``: send ``headers`` (pairs, repeats kept) to the service; the headers of each
-    outbound call it made, as ``{lowercase name: [values]}``."""
+    """``forwarded(headers, n=1, path="/capture")``: send ``headers`` (pairs, repeats kept) to the service,
+    which calls ``path`` of the capture server ``n`` times; the headers of each call that reached
+    ``/capture``, as ``{lowercase name: [values]}``, with the path it asked for under ``":path"``."""
 
-    def send(headers: Headers, n: int = 1) -> list[dict[str, list[str]]]:
+    def send(headers: Headers, n: int = 1, path: str = "/capture") -> list[dict[str, list[str]]]:
+        to = capture_url.removesuffix("/capture") + path
         host, port = service.removeprefix("http://").split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
-            connection.putrequest("GET", f"/call?to={quote(capture_url, safe='')}&n={n}")
+            connection.putrequest("GET", f"/call?to={quote(to, safe='')}&n={n}")
             for name, value in headers:
                 connection.putheader(name, value)
             connection.endheaders()

@@ -1,7 +1,7 @@
 """FastAPI service with the one-line middleware; its outbound httpx call is propagated with zero code.
 
-``GET /call?to=URL&n=N`` calls ``URL`` ``N`` times (default 1) with httpx and answers with what
-each call's target reported. Served by uvicorn.
+``GET /call?to=URL&n=N`` calls ``URL`` ``N`` times (default 1) with httpx, following redirects as the
+other services' clients do, and answers with what each call's target reported. Served by uvicorn.
 """
 
 from __future__ import annotations
@@ -21,5 +21,5 @@ app.add_middleware(TracingMiddleware)
 
 @app.get("/call")
 async def call(to: str, n: int = 1) -> dict[str, Any]:
-    async with httpx.AsyncClient(trust_env=False, timeout=30) as client:
+    async with httpx.AsyncClient(trust_env=False, timeout=30, follow_redirects=True) as client:
         return {"calls": [(await client.get(to)).json() for _ in range(n)]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -213,3 +214,15 @@ def test_baggage_limits_keep_whole_members_and_ours(forwarded: Any) -> None:
     assert call["baggage"] == [",".join(members[:64])]  # at least 64 members; beyond, whole ones dropped
     (call,) = forwarded([("traceparent", VALID), ("baggage", ",".join([*members, "langsmith-project=p"]))])
     assert call["baggage"] == [",".join([*members[:63], "langsmith-project=p"])]  # ours always go
+
+
+def test_a_redirected_call_carries_the_context_once(forwarded: Any) -> None:
+    received = [("traceparent", VALID), ("tracestate", "foo=1,bar=2"), ("baggage", "userId=alice")]
+    (call,) = forwarded(received, path="/redirect")  # 307 to /capture?from=<the first hop's traceparent>
+    (path,) = call[":path"]
+    first = OUT.fullmatch(unquote(path.removeprefix("/capture?from=")))
+    assert first is not None and first.group(1) == TRACE, path
+    trace_id, parent_id, flags = traceparent(call)
+    assert trace_id == TRACE and parent_id not in (SPAN, first.group(2)) and flags == 0x01  # a hop of its own
+    assert tracestate(call) == "foo=1,bar=2"
+    assert call["baggage"] == ["userId=alice"] and len(call["langsmith-trace"]) == 1
