@@ -216,6 +216,19 @@ def test_baggage_limits_keep_whole_members_and_ours(forwarded: Any) -> None:
     assert call["baggage"] == [",".join([*members[:63], "langsmith-project=p"])]  # ours always go
 
 
+def test_baggage_of_8192_bytes_is_passed_on_whole(forwarded: Any) -> None:
+    members = [f"k{i:02d}=" + "v" * 123 for i in range(63)] + ["k63=" + "v" * 124]
+    full = ",".join(members)
+    assert len(full) == 8192
+    (call,) = forwarded([("traceparent", VALID), ("baggage", full)])
+    assert call["baggage"] == [full]
+    halves = [",".join(members[:32]), ",".join([*members[32:], "k64=v"])]
+    (call,) = forwarded([("traceparent", VALID), *(("baggage", half) for half in halves)])
+    assert call["baggage"] == [full]  # one list over two headers; past 8192 bytes the last member gives way
+    (call,) = forwarded([("traceparent", VALID), ("baggage", "langsmith-project=p," + full)])
+    assert call["baggage"] == [",".join([*members[:-1], "langsmith-project=p"])]  # ours go, within 8192
+
+
 def test_a_redirected_call_carries_the_context_once(forwarded: Any) -> None:
     received = [("traceparent", VALID), ("tracestate", "foo=1,bar=2"), ("baggage", "userId=alice")]
     (call,) = forwarded(received, path="/redirect")  # 307 to /capture?from=<the first hop's traceparent>
