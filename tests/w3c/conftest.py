@@ -136,16 +136,20 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None
 
 @pytest.fixture
 def forwarded(service: str, capture_url: str) -> Any:
-    """``forwarded(headers, n=1, path="/capture")``: send ``headers`` (pairs, repeats kept) to the service,
-    which calls ``path`` of the capture server ``n`` times; the headers of each call that reached
-    ``/capture``, as ``{lowercase name: [values]}``, with the path it asked for under ``":path"``."""
+    """``forwarded(headers, n=1, path="/capture", outbound=[])``: send ``headers`` (pairs, repeats kept) to
+    the service, which calls ``path`` of the capture server ``n`` times with the app's own ``outbound``
+    headers set; the headers of each call that reached ``/capture``, as ``{lowercase name: [values]}``,
+    with the path it asked for under ``":path"``."""
 
-    def send(headers: Headers, n: int = 1, path: str = "/capture") -> list[dict[str, list[str]]]:
+    def send(
+        headers: Headers, n: int = 1, path: str = "/capture", outbound: Headers = ()
+    ) -> list[dict[str, list[str]]]:
         to = capture_url.removesuffix("/capture") + path
+        own = "".join(f"&h={quote(f'{name}:{value}', safe='')}" for name, value in outbound)
         host, port = service.removeprefix("http://").split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
-            connection.putrequest("GET", f"/call?to={quote(to, safe='')}&n={n}")
+            connection.putrequest("GET", f"/call?to={quote(to, safe='')}&n={n}{own}")
             for name, value in headers:
                 connection.putheader(name, value)
             connection.endheaders()

@@ -1,6 +1,6 @@
 """aiohttp.web service with ``instrument_app``; its outbound calls use aiohttp's client.
 
-``GET /call?to=URL&n=N`` as in ``svc_fastapi``. Served by aiohttp's own runner:
+``GET /call?to=URL&n=N&h=NAME:VALUE...`` as in ``svc_fastapi``. Served by aiohttp's own runner:
 ``python -m aiohttp.web -H 127.0.0.1 -P PORT svc_aiohttp:make_app [--trace-config]``. Without the flag
 the client is propagated with zero code (the middleware runs ``instrument()``); with it, outbound
 patching is off and each session is given an explicit ``TracingTraceConfig``.
@@ -21,12 +21,13 @@ EXPLICIT = web.AppKey("explicit", bool)
 
 async def call(request: web.Request) -> web.Response:
     to = request.query["to"]
+    own = [tuple(item.split(":", 1)) for item in request.query.getall("h", [])]
     configs = [TracingTraceConfig()] if request.app[EXPLICIT] else None
     calls = []
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout, trace_configs=configs) as session:
         for _ in range(int(request.query.get("n", "1"))):
-            async with session.get(to) as response:
+            async with session.get(to, headers=own) as response:
                 calls.append(await response.json())
     return web.json_response({"calls": calls})
 

@@ -239,3 +239,22 @@ def test_a_redirected_call_carries_the_context_once(forwarded: Any) -> None:
     assert trace_id == TRACE and parent_id not in (SPAN, first.group(2)) and flags == 0x01  # a hop of its own
     assert tracestate(call) == "foo=1,bar=2"
     assert call["baggage"] == ["userId=alice"] and len(call["langsmith-trace"]) == 1
+
+
+def test_the_apps_own_baggage_is_merged_with_what_we_pass_on(forwarded: Any) -> None:
+    received = [("traceparent", VALID), ("baggage", "userId=alice,tier=gold,langsmith-project=caller")]
+    own = [("baggage", "userId=bob,langsmith-project=stale,bad member,region=eu;ttl=5")]
+    (call,) = forwarded(received, outbound=own)
+    # The app's members first and byte for byte (its userId is the newer one), then the received
+    # ones it does not have, then ours; the app's copy of ours and its invalid member are dropped.
+    assert call["baggage"] == ["userId=bob,region=eu;ttl=5,tier=gold,langsmith-project=caller"]
+    assert traceparent(call)[0] == TRACE
+
+
+def test_a_traceparent_the_app_sets_is_kept_without_our_tracestate(forwarded: Any) -> None:
+    theirs = f"00-{'a' * 32}-{'b' * 16}-01"
+    received = [("traceparent", VALID), ("tracestate", "foo=1")]
+    (call,) = forwarded(received, outbound=[("traceparent", theirs)])
+    assert call["traceparent"] == [theirs]  # another tracer's context, left as it set it
+    assert "tracestate" not in call  # the received tracestate belongs to our traceparent, not theirs
+    assert len(call["langsmith-trace"]) == 1
