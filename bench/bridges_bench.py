@@ -17,6 +17,9 @@ median over the rounds of its difference to ``none`` measured in the same round.
 loaded machine the figures still move by about a µs between runs: compare within one run, and run
 it twice.
 
+``--instructions`` counts instead the instructions the bridges add per request, with valgrind's
+cachegrind (about 20 s per count): a figure the machine's load does not move.
+
 ``--against DIR`` compares this tree with another checkout of the package (A/B): the peers-installed
 process is run for each tree in turn, ``--pairs`` times, and each case's "added" is given as the
 minimum and the median over those runs, so load that comes and goes hits both trees alike.
@@ -76,6 +79,13 @@ def one():
     if close is not None:
         close()
 
+if sys.argv[1] == "count":  # only run requests (for an instruction counter): the bridges named, N requests
+    import gc
+    gc.disable()  # a collection would fall at different points in the runs compared
+    bridges.apply(tuple(name for name in sys.argv[4].split(",") if name))
+    for _ in range(50 + number):
+        one()
+    sys.exit(0)
 cases = {"none": ("none",), "auto": tuple(bridges.NAMES)} if hidden else {
     "none": (), "langsmith": ("langsmith",), "otel": ("otel",), "langsmith,otel": ("langsmith", "otel")}
 for _ in range(2000):
@@ -131,6 +141,29 @@ def compare(against: str, pairs: int, rounds: int, number: int) -> dict[str, dic
     }
 
 
+def instructions(cases: list[str], low: int = 200, high: int = 2200) -> dict[str, float]:
+    """Instructions per request with the peers installed, counted by valgrind: ``(I(high) - I(low)) / (high - low)``.
+
+    Unlike times, the count does not depend on the machine's load; GC is off and the hash seed fixed,
+    so two runs of the same code agree to a few hundred instructions per request.
+    """
+    env = {**os.environ, "PYTHONPATH": ROOT, "PYTHONHASHSEED": "0"}
+    env.pop("TRACING_MIDDLEWARE_BRIDGES", None)
+    counts: dict[str, float] = {}
+    for case in cases:
+        total = []
+        for number in (low, high):
+            done = subprocess.run(
+                ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable,
+                 "-c", CHILD, "count", "0", str(number), "" if case == "none" else case],
+                capture_output=True, text=True, env=env, timeout=1800, check=True,
+            )  # fmt: skip
+            refs = [line for line in done.stderr.splitlines() if "I   refs:" in line or "I refs:" in line]
+            total.append(int(refs[-1].split(":")[1].replace(",", "").strip()))
+        counts[case] = (total[1] - total[0]) / (high - low)
+    return {case: counts[case] - counts["none"] for case in cases}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20, help="interleaved rounds per case")
@@ -138,7 +171,18 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--against", metavar="DIR", help="another checkout to compare with (A/B)")
     parser.add_argument("--pairs", type=int, default=6, help="runs per tree with --against")
+    parser.add_argument(
+        "--instructions", action="store_true", help="instructions added per request instead (needs valgrind)"
+    )
     args = parser.parse_args()
+    if args.instructions:
+        added = instructions(["none", "langsmith", "otel", "langsmith,otel"])
+        print(
+            json.dumps({"added_instructions": added})
+            if args.json
+            else "\n".join(f"{case:<16}{value:>+10.0f} instructions per request" for case, value in added.items())
+        )
+        return
     if args.against:
         result = compare(args.against, args.pairs, args.rounds, args.number)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
