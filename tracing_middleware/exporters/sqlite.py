@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tracing_middleware.core.config import get_settings
+from tracing_middleware.core.env import env_float
 from tracing_middleware.core.export import FailureLog
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.exporters.serialize import FIELD_LIMIT, safe_json, safe_text
@@ -40,19 +41,6 @@ _INSERT = f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.joi
 _NAME_LIMIT = 1024
 _ATTEMPTS = 3  # on top of the busy timeout: WAL can report "locked" at once in a few races
 _abandoned: list[sqlite3.Connection] = []  # a forked child must neither use nor close its parent's connection
-
-
-def _timeout_from_env() -> float:
-    raw = os.environ.get("TRACING_MIDDLEWARE_DB_TIMEOUT", "").strip()
-    if not raw:
-        return 5.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"TRACING_MIDDLEWARE_DB_TIMEOUT must be a number of seconds; got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"TRACING_MIDDLEWARE_DB_TIMEOUT must be >= 0; got {raw!r}")
-    return value
 
 
 def _json(value: Any) -> str | None:
@@ -91,7 +79,7 @@ class SQLiteExporter:
             raise TypeError(f"service_name must be a str or None; got {type(service_name).__name__}")
         self.path = pathlib.Path(path).expanduser() if path is not None else default_path()
         self.service_name = service_name
-        self.timeout_s = _timeout_from_env() if timeout_s is None else float(timeout_s)
+        self.timeout_s = env_float("TRACING_MIDDLEWARE_DB_TIMEOUT", 5.0) if timeout_s is None else float(timeout_s)
         if self.timeout_s < 0:
             raise ValueError(f"timeout_s must be >= 0; got {timeout_s!r}")
         self._conn: sqlite3.Connection | None = None  # opened on first export: constructing does no I/O

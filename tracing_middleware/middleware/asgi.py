@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from tracing_middleware.core import config
+from tracing_middleware.core.batch import drain
 from tracing_middleware.core.context import current_state, enter_state, exit_run
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
 from tracing_middleware.middleware.request import ROUTE_KEY, SCOPE_KEY, RequestRun, instrument_outbound_once, needs_info
@@ -31,6 +32,7 @@ _TRACED = frozenset({"http", "websocket"})
 _LAST_BODY = frozenset({"http.response.body", "websocket.http.response.body"})
 _START = frozenset({"http.response.start", "websocket.http.response.start"})
 _NORMAL_CLOSE = (1000, 1001)
+_SHUTDOWN_DONE = frozenset({"lifespan.shutdown.complete", "lifespan.shutdown.failed"})
 
 
 def route_template(scope: Scope, root_path: str = "") -> str | None:
@@ -61,12 +63,28 @@ def _is_normal_close(error: BaseException) -> bool:
     return type(error).__name__ == "WebSocketDisconnect" and getattr(error, "code", None) in _NORMAL_CLOSE
 
 
+def _draining(send: Send) -> Send:
+    """``send`` for the lifespan scope: export the queued runs before the server hears shutdown is done.
+
+    Servers exit right after ``lifespan.shutdown.complete``, some (uvicorn) by re-raising SIGTERM with
+    its default action, which skips ``atexit``: this is the last moment the runs can be saved.
+    """
+
+    async def on_send(message: Message) -> None:
+        if message.get("type") in _SHUTDOWN_DONE:
+            drain()  # bounded by the drain time; the server is stopping, nothing else waits on the loop
+        await send(message)
+
+    return on_send
+
+
 class TracingMiddleware:
     """Trace each HTTP request and WebSocket connection as a run, a child of the caller's run.
 
     ``app.add_middleware(TracingMiddleware, **options)`` (Starlette, FastAPI) or
     ``TracingMiddleware(asgi_app, **options)``; the options are ``MiddlewareOptions``' fields. Lifespan
-    and other scopes pass through untouched. The handler sees the request run through
+    and other scopes pass through untouched, except that the queued runs are exported before
+    ``lifespan.shutdown.complete`` goes out. The handler sees the request run through
     ``get_current_run_tree()``; it is also at ``scope[SCOPE_KEY]``. The run ends when the last body
     message has been sent (a streaming response is covered entirely), or for a WebSocket when the
     connection closes. A second layer of this middleware on the same request passes it through.
@@ -94,7 +112,7 @@ class TracingMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in _TRACED or SCOPE_KEY in scope:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _draining(send) if kind == "lifespan" else send)
             return
         if self.options.instrument_outbound:
             instrument_outbound_once()

@@ -13,6 +13,7 @@ from tracing_middleware.core.context import RunToken, TracingState, current_stat
 from tracing_middleware.core.ids import now_us
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
+from tracing_middleware.core.redaction import redact_query
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.core.runs import fail, finish_run, new_run
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
@@ -40,15 +41,16 @@ def instrument_outbound_once() -> None:
     with _outbound_lock:
         if not runtime.outbound_pending:
             return
-        runtime.outbound_pending = False
         try:
             instrument = importlib.import_module("tracing_middleware.instrument").instrument
-        except (ImportError, AttributeError):
-            return  # outbound instrumentation is not part of this installation
-        try:
             instrument()
+        except (ImportError, AttributeError):
+            pass  # outbound instrumentation is not part of this installation
         except Exception as error:  # a client library failing to patch must not fail the request
             logger.warning("outbound instrumentation failed: %s: %s", type(error).__name__, error)
+        finally:
+            # Only now: a thread that sees False before the patches are in would send its calls bare.
+            runtime.outbound_pending = False
 
 
 def _claimed_parent(carrier: Any) -> dict[str, str]:
@@ -117,7 +119,7 @@ class RequestRun:
             # Handlers run directly under the caller's run, as with tracing_context(parent=headers).
             state = TracingState(parent, current.project_name, current.tags, current.metadata, current.enabled)
             return cls(None, state, info, options, method)
-        inputs: dict[str, Any] = {"method": method, "path": path, "query": query}
+        inputs: dict[str, Any] = {"method": method, "path": path, "query": redact_query(query)}
         if options.capture_headers and info is not None:
             captured = options.captured(info)
             if captured:

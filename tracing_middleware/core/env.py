@@ -1,0 +1,128 @@
+"""The package's one reader of environment variables: a bad value never takes the app down.
+
+Every ``TRACING_MIDDLEWARE_*`` (and honoured ``LANGSMITH_*`` / ``OTEL_*``) variable is read through
+these functions. A value that does not parse is not an error: the default is used instead and one
+warning line names the variable, the value found (escaped, shortened) and the value used. Each bad
+value is reported once per process, however often it is read.
+
+Arguments passed in code (``configure(...)``, exporter and middleware options) are checked by their
+own callers and raise ``ValueError``/``TypeError``: those are programming errors, seen at startup.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Sequence
+
+__all__ = ["TRUE", "FALSE", "env_flag", "env_int", "env_float", "env_text", "env_list", "warn_bad"]
+
+logger = logging.getLogger("tracing_middleware.config")
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off"})
+_SHOWN = 60  # characters of a bad value repeated in the warning
+_warned: set[tuple[str, str]] = set()
+_lock = threading.Lock()
+
+
+def _shown(raw: str) -> str:
+    text = raw if len(raw) <= _SHOWN else raw[:_SHOWN] + "…"
+    return ascii(text)  # quoted, control characters and non-ASCII escaped: never a forged log line
+
+
+def warn_bad(name: str, raw: str, expected: str, used: object) -> None:
+    """Log once per process and value: ``name`` holds ``raw``, not ``expected``; ``used`` is used instead."""
+    key = (name, raw)
+    with _lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    logger.warning("%s=%s is not %s; using %s", name, _shown(raw), expected, used)
+
+
+def _raw(names: str | Sequence[str]) -> tuple[str, str] | None:
+    """The first of ``names`` set to a non-blank value, with that value stripped."""
+    for name in (names,) if isinstance(names, str) else names:
+        raw = os.environ.get(name, "").strip()
+        if raw:
+            return name, raw
+    return None
+
+
+def env_text(names: str | Sequence[str], default: str) -> str:
+    """The first of ``names`` that is set and not blank, stripped; else ``default``."""
+    found = _raw(names)
+    return default if found is None else found[1]
+
+
+def env_flag(names: str | Sequence[str], default: bool) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off`` in any case; anything else warns and gives ``default``."""
+    found = _raw(names)
+    if found is None:
+        return default
+    name, raw = found
+    lowered = raw.lower()
+    if lowered in TRUE:
+        return True
+    if lowered in FALSE:
+        return False
+    warn_bad(name, raw, "one of true/false/1/0/yes/no/on/off", str(default).lower())
+    return default
+
+
+def env_int(names: str | Sequence[str], default: int, *, minimum: int = 1) -> int:
+    """A whole number of at least ``minimum``; anything else warns and gives ``default``."""
+    found = _raw(names)
+    if found is None:
+        return default
+    name, raw = found
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        warn_bad(name, raw, f"a whole number >= {minimum}", default)
+        return default
+    return value
+
+
+def env_float(names: str | Sequence[str], default: float, *, minimum: float = 0.0, maximum: float = math.inf) -> float:
+    """A number from ``minimum`` to ``maximum``; anything else (NaN included) warns and gives ``default``."""
+    found = _raw(names)
+    if found is None:
+        return default
+    name, raw = found
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not minimum <= value <= maximum:  # False for NaN too
+        shown_max = "" if maximum == math.inf else f" to {maximum:g}"
+        warn_bad(name, raw, f"a number from {minimum:g}{shown_max}", default)
+        return default
+    return value
+
+
+def env_list(name: str, default: Sequence[str], choices: Sequence[str]) -> list[str]:
+    """Comma-separated names from ``choices`` (any case); unknown ones warn and are left out.
+
+    When none is left, ``default`` is used.
+    """
+    found = _raw(name)
+    if found is None:
+        return list(default)
+    raw = found[1]
+    picked: list[str] = []
+    unknown: list[str] = []
+    for item in raw.split(","):
+        word = item.strip().lower()
+        if not word:
+            continue
+        (picked if word in choices else unknown).append(word)
+    if unknown:
+        used = ", ".join(picked or default)
+        warn_bad(name, raw, f"a comma-separated list of {', '.join(choices)}", used)
+    return picked or list(default)
