@@ -19,8 +19,8 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("flask")
 
-import servers  # noqa: E402
-from drain_support import Background, fire, locked_store, stored_numbers  # noqa: E402
+import servers
+from drain_support import Background, fire, locked_store, stored_numbers
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

@@ -19,8 +19,8 @@ __all__ = ["default_service"]
 
 # Programs that serve someone else's app: the service is named after the app they load, not after them.
 _LAUNCHERS = frozenset(
-    {"uvicorn", "gunicorn", "hypercorn", "granian", "daphne", "waitress-serve", "flask", "manage", "django", "django-admin",
-     "celery", "python", "python3", "pytest", "py.test", "__main__", "-c", "-m", ""}
+    {"uvicorn", "gunicorn", "hypercorn", "granian", "daphne", "waitress-serve", "flask", "manage", "django",
+     "django-admin", "celery", "python", "python3", "pytest", "py.test", "__main__", "-c", "-m", ""}
 )  # fmt: skip
 _GENERIC_MODULES = frozenset({"asgi", "wsgi", "main", "app", "application", "server", "__main__"})
 
