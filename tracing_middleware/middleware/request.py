@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
-import threading
 from typing import Any
 
 from tracing_middleware.core import config
-from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.context import RunToken, TracingState, current_state, enter_state, exit_run
 from tracing_middleware.core.ids import now_us
+from tracing_middleware.core.outbound import switch_outbound_on
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
 from tracing_middleware.core.redaction import redact_query
@@ -30,27 +28,9 @@ ERROR_KEY = "tracing_middleware.error"
 """Scope/environ key where a framework adapter leaves an exception it turned into an error response."""
 
 
-_outbound_lock = threading.Lock()
-
-
 def instrument_outbound_once() -> None:
-    """Turn on outbound header injection (``tracing_middleware.instrument()``) once per process, if available."""
-    runtime = _rt.current  # one flag for every adapter: outbound patching happens once per process
-    if not runtime.outbound_pending:
-        return
-    with _outbound_lock:
-        if not runtime.outbound_pending:
-            return
-        try:
-            instrument = importlib.import_module("tracing_middleware.instrument").instrument
-            instrument()
-        except (ImportError, AttributeError):
-            pass  # outbound instrumentation is not part of this installation
-        except Exception as error:  # a client library failing to patch must not fail the request
-            logger.warning("outbound instrumentation failed: %s: %s", type(error).__name__, error)
-        finally:
-            # Only now: a thread that sees False before the patches are in would send its calls bare.
-            runtime.outbound_pending = False
+    """Turn on outbound header injection once per process, if available (``core.outbound``)."""
+    switch_outbound_on()
 
 
 def _claimed_parent(carrier: Any) -> dict[str, str]:
