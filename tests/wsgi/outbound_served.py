@@ -20,7 +20,7 @@ from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         body = json.dumps({"traced": bool(self.headers.get("langsmith-trace"))}).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("requests")
 pytest.importorskip("werkzeug")
 
-import servers  # noqa: E402
+import servers
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
