@@ -15,7 +15,6 @@ Environment variables (``configure`` arguments win):
 from __future__ import annotations
 
 import importlib
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.env import env_flag, env_float, env_list, env_text
 from tracing_middleware.core.export import Exporter, Processor, SimpleProcessor
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.redaction import Hide, Redactor, make_redactor
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.core.service import default_service
@@ -41,7 +41,7 @@ EXPORTERS: dict[str, str] = {
     "none": "",
 }
 DEFAULT_EXPORTER = "sqlite"
-logger = logging.getLogger("tracing_middleware.config")
+logger = get_logger("tracing_middleware.config")
 
 
 @dataclass

@@ -11,15 +11,16 @@ own callers and raise ``ValueError``/``TypeError``: those are programming errors
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import threading
 from collections.abc import Sequence
 
+from tracing_middleware.core.printable import get_logger
+
 __all__ = ["TRUE", "FALSE", "env_flag", "env_int", "env_float", "env_text", "env_list", "warn_bad"]
 
-logger = logging.getLogger("tracing_middleware.config")
+logger = get_logger("tracing_middleware.config")
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})

@@ -12,15 +12,15 @@ yourself), or per adapter with the middleware option ``instrument_outbound=False
 from __future__ import annotations
 
 import importlib
-import logging
 import threading
 
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.env import env_flag
+from tracing_middleware.core.printable import get_logger
 
 __all__ = ["switch_outbound_on"]
 
-logger = logging.getLogger("tracing_middleware.transports")
+logger = get_logger("tracing_middleware.transports")
 _lock = threading.Lock()
 _INSTRUMENT = "tracing_middleware.instrument"  # imported by name: the core never imports its callers
 

@@ -43,6 +43,7 @@ class RunTree:
         "end_us",
         "error",
         "events",
+        "forwarded_baggage",
         "id",
         "inputs",
         "metadata",
@@ -56,6 +57,7 @@ class RunTree:
         "start_us",
         "tags",
         "trace_id",
+        "trace_random",
         "tracestate",
     )  # fmt: skip
 
@@ -72,8 +74,9 @@ class RunTree:
         start_time: datetime | None = None,
     ) -> None:
         """A new root run (use ``create_child`` for a child, ``from_headers`` for a remote parent)."""
-        self.id = str(id).lower() if id is not None else ids.new_id()
+        self.id = str(id).lower() if id is not None else ids.new_trace_id()
         self.trace_id = self.id
+        self.trace_random = id is None  # W3C level 2: we made the trace id, its low 7 bytes are random
         self.parent_run_id: str | None = None
         self.name = name
         self.run_type = check_run_type(run_type)
@@ -88,6 +91,7 @@ class RunTree:
         self.events: list[dict[str, Any]] = []
         self.sampled: bool | None = None  # None: not decided yet (start_run decides by trace id)
         self.tracestate: str | None = None
+        self.forwarded_baggage: str | None = None  # other vendors' baggage members received upstream
         self.otel_parent_span_id: str | None = None
         self._remote_span_id: str | None = None
         self._order: str | None = None
@@ -106,7 +110,8 @@ class RunTree:
     ) -> RunTree:
         """``RunTree(name, run_type, inputs=..., ...)`` for the hot path: positional, no datetime handling."""
         run = cls.__new__(cls)
-        run.id = run.trace_id = str(run_id).lower() if run_id is not None else ids.new_id()
+        run.id = run.trace_id = str(run_id).lower() if run_id is not None else ids.new_trace_id()
+        run.trace_random = run_id is None
         run.parent_run_id = None
         run.name = name
         run.run_type = run_type if run_type == "chain" else check_run_type(run_type)
@@ -121,6 +126,7 @@ class RunTree:
         run.events = []
         run.sampled = None
         run.tracestate = None
+        run.forwarded_baggage = None
         run.otel_parent_span_id = None
         run._remote_span_id = None
         run._order = None
@@ -161,6 +167,8 @@ class RunTree:
         child.events = []
         child.sampled = self.sampled
         child.tracestate = self.tracestate
+        child.trace_random = self.trace_random
+        child.forwarded_baggage = self.forwarded_baggage
         child.otel_parent_span_id = self._remote_span_id
         child._remote_span_id = None
         child._order = None
@@ -236,6 +244,7 @@ class RunTree:
             self._order or self.dotted_order, self.trace_id, self._remote_span_id or traceparent.span_id_of(self.id),
             self.metadata, self.tags, self.project_name,
             w3c=_rt.current.emit_w3c if w3c is None else w3c, sampled=self.sampled, tracestate=self.tracestate,
+            random=self.trace_random, forwarded=self.forwarded_baggage,
         )  # fmt: skip
 
     @classmethod
@@ -272,6 +281,8 @@ class RunTree:
         run.events = []
         run.sampled = remote.sampled
         run.tracestate = remote.tracestate
+        run.trace_random = remote.random
+        run.forwarded_baggage = remote.baggage
         run.otel_parent_span_id = None
         run._remote_span_id = remote.otel_span_id
         run._order = remote.dotted_order

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from tracing_middleware.core import config
 from tracing_middleware.core.context import RunToken, TracingState, current_state, enter_state, exit_run
 from tracing_middleware.core.ids import now_us
 from tracing_middleware.core.outbound import switch_outbound_on
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
 from tracing_middleware.core.redaction import redact_query
@@ -18,7 +18,7 @@ from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 
 __all__ = ["RequestRun", "needs_info", "instrument_outbound_once", "SCOPE_KEY", "ROUTE_KEY", "ERROR_KEY"]
 
-logger = logging.getLogger("tracing_middleware.middleware")
+logger = get_logger("tracing_middleware.middleware")
 
 SCOPE_KEY = "tracing_middleware.run"
 """Where the request run is kept: an ASGI scope key / WSGI environ key (also marks a traced request)."""

@@ -13,12 +13,12 @@ from the public internet, set a trust policy (``trusted_networks``, ``shared_sec
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from tracing_middleware.core import config
 from tracing_middleware.core.context import current_state, enter_state, exit_run
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
 from tracing_middleware.middleware.request import (
     ERROR_KEY,
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-logger = logging.getLogger("tracing_middleware.wsgi")
+logger = get_logger("tracing_middleware.wsgi")
 
 
 def _wsgi_text(value: str) -> str:
