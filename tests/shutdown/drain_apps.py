@@ -1,12 +1,16 @@
-"""Apps the shutdown tests serve, each traced into the SQLite store named by ``TRACING_MIDDLEWARE_DB``.
+"""Apps the shutdown and secrets tests serve, traced into the SQLite store named by ``TRACING_MIDDLEWARE_DB``.
 
-``drain_apps:asgi`` (FastAPI), ``drain_apps:wsgi`` (Flask); Django through ``drain_django``. Each has
-``GET /work?i=N`` (a request run whose ``query`` input names the request) and ``GET /health``.
+``drain_apps:asgi`` (FastAPI), ``drain_apps:wsgi`` (Flask), ``drain_apps:plain`` (bare WSGI middleware);
+Django through ``drain_django``. Each has ``GET /work?i=N`` (a request run whose ``query`` input names
+the request) and ``GET /health``. ``TM_OPTIONS`` (JSON) adds middleware options.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,9 +18,12 @@ from flask import Flask, request
 
 from tracing_middleware.adapters.fastapi import TracingMiddleware
 from tracing_middleware.adapters.flask import TracingFlask
+from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
+
+OPTIONS: dict[str, Any] = {"exclude_paths": ["/health"], **json.loads(os.environ.get("TM_OPTIONS") or "{}")}
 
 asgi = FastAPI()
-asgi.add_middleware(TracingMiddleware, exclude_paths=["/health"])
+asgi.add_middleware(TracingMiddleware, **OPTIONS)
 
 
 @asgi.get("/work")
@@ -34,7 +41,7 @@ async def asgi_health() -> dict[str, str]:
 
 
 wsgi = Flask("drain_apps")
-TracingFlask(wsgi, exclude_paths=["/health"])
+TracingFlask(wsgi, **OPTIONS)
 
 
 @wsgi.get("/work")
@@ -48,3 +55,11 @@ def wsgi_work() -> dict[str, Any]:
 @wsgi.get("/health")
 def wsgi_health() -> dict[str, str]:
     return {"ok": "yes"}
+
+
+def _plain(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b'{"ok": "yes"}']
+
+
+plain = WSGITracingMiddleware(_plain, **OPTIONS)

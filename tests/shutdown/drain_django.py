@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,7 +16,7 @@ ROOT_URLCONF = __name__
 INSTALLED_APPS: list[str] = []
 DATABASES: dict[str, object] = {}
 MIDDLEWARE = ["tracing_middleware.adapters.django.TracingMiddleware"]
-TRACING_MIDDLEWARE = {"exclude_paths": ["/health"]}
+TRACING_MIDDLEWARE = {"exclude_paths": ["/health"], **json.loads(os.environ.get("TM_OPTIONS") or "{}")}
 USE_TZ = True
 
 
