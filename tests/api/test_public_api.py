@@ -16,7 +16,7 @@ PUBLIC: dict[str, set[str]] = {
         "Runtime", "TracingMiddleware", "WSGITracingMiddleware", "bind_context", "configure", "extract", "flush",
         "get_current_run_tree", "get_runtime", "get_settings", "get_tracing_context", "inject", "instrument",
         "set_runtime", "shutdown", "suppress_tracing", "trace", "traceable", "tracing_context", "uninstrument",
-        "use_runtime",
+        "use_runtime", "ExporterStats", "exporter_stats",
     },
     "tracing_middleware.adapters.django": {"TracingMiddleware", "SETTING"},
     "tracing_middleware.adapters.fastapi": {"TracingMiddleware", "add_tracing", "request_run"},

@@ -220,6 +220,13 @@ def drain(timeout: float | None = None) -> bool:
             )  # fmt: skip
         except Exception:
             continue
+    for processor in list(_live):  # let exporters that keep counters (the SQLite store) write the final ones
+        record = getattr(processor.exporter, "record_stats", None)
+        if callable(record):
+            try:
+                record()
+            except Exception:
+                continue
     return complete
 
 

@@ -16,6 +16,7 @@ Read the store back with ``TraceStore`` (also exported here).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import pathlib
 import sqlite3
@@ -28,9 +29,11 @@ from tracing_middleware.core.config import get_settings
 from tracing_middleware.core.env import env_float
 from tracing_middleware.core.export import FailureLog
 from tracing_middleware.core.run_tree import RunTree
+from tracing_middleware.core.stats import processor_stats
 from tracing_middleware.exporters.serialize import FIELD_LIMIT, safe_json, safe_text
 from tracing_middleware.exporters.sqlite_read import StoredRun, TraceStore, TraceSummary
 from tracing_middleware.exporters.sqlite_schema import COLUMNS, StoreError, connect_writer, default_path, is_busy
+from tracing_middleware.exporters.sqlite_stats import write_stats
 
 if TYPE_CHECKING:
     from tracing_middleware.core.batch import BatchProcessor
@@ -85,13 +88,55 @@ class SQLiteExporter:
         self._conn: sqlite3.Connection | None = None  # opened on first export: constructing does no I/O
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._started_us = time.time_ns() // 1000  # with the pid, names this process's counters row
+        self.processor: BatchProcessor | None = None
+        self._wrote = False  # whether this process wrote runs here (then its counters are kept too)
         self.skipped = FailureLog("sqlite exporter: malformed runs skipped")
+        self.stats_errors = FailureLog("sqlite exporter: exporter counters not written")
 
     def make_processor(self) -> BatchProcessor:
         """Writes happen on a background thread, in batches."""
         from tracing_middleware.core.batch import BatchProcessor
 
-        return BatchProcessor(self)
+        self.processor = BatchProcessor(self)
+        return self.processor
+
+    def record_stats(self) -> None:
+        """Write this process's exporter counters into the store now (done with every batch, and at exit).
+
+        A process that never wrote a run writes nothing: counters alone never create a store.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
+        if not self._wrote:
+            return
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = connect_writer(self.path, self.timeout_s)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._write_stats(conn, 0)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+
+    def _write_stats(self, conn: sqlite3.Connection, writing: int) -> None:
+        """Counters of every configured exporter; ``writing`` runs of this batch count as exported already."""
+        settings = get_settings()
+        stats = []
+        for processor in settings.processors:
+            numbers = processor_stats(processor)
+            if processor is self.processor and writing:
+                numbers = dataclasses.replace(numbers, exported=numbers.exported + writing)
+            stats.append(numbers)
+        if stats:
+            now = time.time_ns() // 1000
+            service = self.service_name or settings.service_name
+            write_stats(conn, f"{os.getpid()}@{self._started_us}", service, stats, now)
 
     def export(self, runs: Sequence[RunTree]) -> None:
         """Write ``runs`` in one transaction; ``StoreError`` (and nothing written) if the file refuses."""
@@ -156,6 +201,11 @@ class SQLiteExporter:
         conn.execute("BEGIN IMMEDIATE")  # take the write lock now, waiting up to the busy timeout
         try:
             conn.executemany(_INSERT, rows)
+            self._wrote = True
+            try:
+                self._write_stats(conn, len(rows))
+            except Exception as error:  # counters are a convenience: they never cost the runs
+                self.stats_errors.record(error)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -176,3 +226,5 @@ class SQLiteExporter:
         self._conn = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._started_us = time.time_ns() // 1000
+        self._wrote = False
