@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from collections.abc import Sequence
 
 from tracing_middleware.core.printable import get_logger
 
-__all__ = ["TRUE", "FALSE", "env_flag", "env_int", "env_float", "env_text", "env_list", "warn_bad"]
+__all__ = [
+    "TRUE", "FALSE", "env_flag", "env_int", "env_float", "env_text", "env_list", "env_duration", "parse_duration",
+    "warn_bad",
+]  # fmt: skip
 
 logger = get_logger("tracing_middleware.config")
 
@@ -127,3 +131,27 @@ def env_list(name: str, default: Sequence[str], choices: Sequence[str]) -> list[
         used = ", ".join(picked or default)
         warn_bad(name, raw, f"a comma-separated list of {', '.join(choices)}", used)
     return picked or list(default)
+
+
+_SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, None: 1}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in ``30s``/``10m``/``12h``/``7d``/``2w`` (a bare number is seconds); None if it is not one."""
+    match = _SPAN.fullmatch(text.strip().lower())
+    if match is None:
+        return None
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def env_duration(name: str, default: float | None) -> float | None:
+    """A duration such as ``7d`` (see ``parse_duration``); anything else warns and gives ``default``."""
+    found = _raw(name)
+    if found is None:
+        return default
+    seconds = parse_duration(found[1])
+    if seconds is None:
+        warn_bad(name, found[1], "a duration like 30m, 12h, 7d or 2w", "none" if default is None else default)
+        return default
+    return seconds

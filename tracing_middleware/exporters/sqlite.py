@@ -10,6 +10,9 @@ lock (``TRACING_MIDDLEWARE_DB_TIMEOUT`` seconds, default 5) and is retried while
 A failed batch (read-only, corrupt, full or locked file) raises ``StoreError`` and changes nothing;
 the batch processor counts it and retries, and the next batch reopens the file.
 
+Retention: ``retention="7d"`` or ``TRACING_MIDDLEWARE_RETENTION`` keeps the store to that age
+(``sqlite_retention``); by default nothing is deleted (``tracing-middleware prune`` does it by hand).
+
 Read the store back with ``TraceStore`` (also exported here).
 """
 
@@ -32,6 +35,7 @@ from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.core.stats import processor_stats
 from tracing_middleware.exporters.serialize import FIELD_LIMIT, safe_json, safe_text
 from tracing_middleware.exporters.sqlite_read import StoredRun, TraceStore, TraceSummary
+from tracing_middleware.exporters.sqlite_retention import Retention, retention_seconds
 from tracing_middleware.exporters.sqlite_schema import COLUMNS, StoreError, connect_writer, default_path, is_busy
 from tracing_middleware.exporters.sqlite_stats import write_stats
 
@@ -75,6 +79,7 @@ class SQLiteExporter:
         service_name: str | None = None,
         *,
         timeout_s: float | None = None,
+        retention: float | str | None = None,
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
@@ -90,6 +95,8 @@ class SQLiteExporter:
         self._pid = os.getpid()
         self._started_us = time.time_ns() // 1000  # with the pid, names this process's counters row
         self.processor: BatchProcessor | None = None
+        kept = retention_seconds(retention)
+        self.retention = None if kept is None else Retention(self.path, kept, self.timeout_s)
         self._wrote = False  # whether this process wrote runs here (then its counters are kept too)
         self.skipped = FailureLog("sqlite exporter: malformed runs skipped")
         self.stats_errors = FailureLog("sqlite exporter: exporter counters not written")
@@ -149,7 +156,7 @@ class SQLiteExporter:
             for attempt in range(1, _ATTEMPTS + 1):
                 try:
                     self._write(rows)
-                    return
+                    break
                 except sqlite3.Error as error:
                     if attempt < _ATTEMPTS and is_busy(error):
                         time.sleep(0.05 * 2**attempt)
@@ -161,6 +168,8 @@ class SQLiteExporter:
                 except StoreError:
                     self._close()
                     raise
+        if self.retention is not None:
+            self.retention.maybe_prune()  # outside the lock: pruning opens connections of its own
 
     def shutdown(self) -> None:
         """Close this process's connection; a later ``export`` opens a new one."""
