@@ -7,7 +7,9 @@ sets on the very scope dict the middleware passed in.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
+from types import FrameType
 from typing import Any
 
 from tracing_middleware.core import config
@@ -78,6 +80,18 @@ def _draining(send: Send) -> Send:
     return on_send
 
 
+def _built_by_the_framework() -> bool:
+    """Whether Starlette (or FastAPI) is building its middleware stack: the call that constructs us lazily."""
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "build_middleware_stack":
+            return True
+        frame = frame.f_back
+    return False
+
+
 class TracingMiddleware:
     """Trace each HTTP request and WebSocket connection as a run, a child of the caller's run.
 
@@ -99,7 +113,16 @@ class TracingMiddleware:
         if not callable(app):
             raise TypeError("TracingMiddleware wraps an ASGI application: TracingMiddleware(app, **options)")
         self.app = app
-        self.options: MiddlewareOptions = options_from(options)
+        try:
+            self.options: MiddlewareOptions = options_from(options)
+        except (TypeError, ValueError) as error:
+            if not _built_by_the_framework():
+                raise
+            # Starlette/FastAPI build middleware on the app's first call, inside the server, where raising
+            # would fail every request with a traceback: refuse at lifespan startup instead, in one line.
+            self.refused = f"tracing_middleware: bad middleware option: {error}"
+            self.__class__ = _RefusedTracingMiddleware
+            return
         opts = self.options
         # Decoding every header costs more than the rest of RequestInfo; only these options read them.
         self._read_headers = bool(opts.capture_headers or opts.run_name or opts.trust or opts.shared_secret)
@@ -228,3 +251,25 @@ class TracingMiddleware:
         finally:
             request.deactivate(token)
         request.finish(None, route_template(scope, root_path))
+
+
+class _RefusedTracingMiddleware(TracingMiddleware):
+    """What a ``TracingMiddleware`` with bad options becomes when the framework built it lazily.
+
+    The server's lifespan startup fails with the one-line reason (uvicorn, hypercorn and gunicorn's
+    uvicorn workers then exit). A server without lifespan serves the app untraced and logs it once.
+    """
+
+    refused: str
+    _logged = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.failed", "message": self.refused})
+            return
+        if not self._logged:
+            self._logged = True
+            logger.error("%s; serving without tracing", self.refused)
+        await self.app(scope, receive, send)
