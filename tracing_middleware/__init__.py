@@ -21,6 +21,7 @@ from tracing_middleware.core.stats import ExporterStats, exporter_stats
 from tracing_middleware.core.traceable import trace, traceable
 from tracing_middleware.exporters.memory import InMemoryExporter
 from tracing_middleware.instrument import instrument, uninstrument
+from tracing_middleware.logs import instrument_logging
 from tracing_middleware.middleware.asgi import TracingMiddleware
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
@@ -42,6 +43,7 @@ __all__ = [
     "get_tracing_context",
     "inject",
     "instrument",
+    "instrument_logging",
     "shutdown",
     "suppress_tracing",
     "trace",
