@@ -6,8 +6,9 @@
 A FastAPI app with ``TracingMiddleware`` and the default SQLite exporter runs under uvicorn with two
 workers (127.0.0.1 only). Every request carries its number; SIGTERM goes to uvicorn's parent right after
 the last response. Then the store is read back: every answered request must have its run (``lost``
-should be 0). Also printed: requests per second, the time from SIGTERM to exit, and the peak
-RSS of each child process (``VmHWM``, polled while the load runs; the workers and multiprocessing's helper). Bounded: the load stops after N requests.
+should be 0). Also printed: requests per second, the time from SIGTERM to exit, and the peak RSS of
+each child process (``VmHWM``, polled while the load runs: the workers and multiprocessing's helper).
+Bounded: the load stops after N requests.
 """
 
 from __future__ import annotations
