@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tracing_middleware import get_runtime
 from tracing_middleware.core import env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(autouse=True)
 def _fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(env, "_warned", set())
+    monkeypatch.setattr(get_runtime(), "warned_env", set())
 
 
 def test_each_reader_warns_once_and_falls_back(

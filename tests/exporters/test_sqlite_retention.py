@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tracing_middleware.core import env
+from tracing_middleware import get_runtime
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.exporters.sqlite import SQLiteExporter
 from tracing_middleware.exporters.sqlite_prune import file_size
@@ -76,7 +76,7 @@ def test_bad_retention_argument_names_the_forms(value: object, tmp_path: Path) -
 def test_retention_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(env, "_warned", set())
+    monkeypatch.setattr(get_runtime(), "warned_env", set())
     monkeypatch.setenv("TRACING_MIDDLEWARE_RETENTION", "2w")
     assert SQLiteExporter(tmp_path / "t.sqlite3").retention.seconds == 14 * 86_400  # type: ignore[union-attr]
     monkeypatch.setenv("TRACING_MIDDLEWARE_RETENTION", "forever")

@@ -3,7 +3,7 @@
 Every ``TRACING_MIDDLEWARE_*`` (and honoured ``LANGSMITH_*`` / ``OTEL_*``) variable is read through
 these functions. A value that does not parse is not an error: the default is used instead and one
 warning line names the variable, the value found (escaped, shortened) and the value used. Each bad
-value is reported once per process, however often it is read.
+value is reported once per process (per ``Runtime``), however often it is read.
 
 Arguments passed in code (``configure(...)``, exporter and middleware options) are checked by their
 own callers and raise ``ValueError``/``TypeError``: those are programming errors, seen at startup.
@@ -17,6 +17,7 @@ import re
 import threading
 from collections.abc import Sequence
 
+from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.printable import get_logger
 
 __all__ = [
@@ -29,7 +30,6 @@ logger = get_logger("tracing_middleware.config")
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 _SHOWN = 60  # characters of a bad value repeated in the warning
-_warned: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
 
@@ -41,10 +41,11 @@ def _shown(raw: str) -> str:
 def warn_bad(name: str, raw: str, expected: str, used: object) -> None:
     """Log once per process and value: ``name`` holds ``raw``, not ``expected``; ``used`` is used instead."""
     key = (name, raw)
+    warned = _rt.current.warned_env
     with _lock:
-        if key in _warned:
+        if key in warned:
             return
-        _warned.add(key)
+        warned.add(key)
     logger.warning("%s=%s is not %s; using %s", name, _shown(raw), expected, used)
 
 
