@@ -57,3 +57,31 @@ def test_one_line_however_many_batches_fail(fault: str | int, standin: StandIn, 
     assert "LangSmithExporter failed, runs lost" in lines[0]
     if fault == "no-api-key":
         assert "401" in lines[0]
+
+
+SHORT = textwrap.dedent(
+    """
+    import sys
+    import tracing_middleware as tm
+    from tracing_middleware.exporters.langsmith import LangSmithExporter
+
+    tm.configure(exporter=LangSmithExporter(api_url=sys.argv[1], api_key="test-key"))
+
+    @tm.traceable
+    def step(i):
+        return i
+
+    for i in range(40):
+        step(i)
+    """
+)
+
+
+def test_a_short_script_keeps_its_runs_without_flush(standin: StandIn) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGSMITH_", "LANGCHAIN_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", SHORT, standin.url], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
+    assert standin.wait_for(lambda: len(standin.by_name("step")) == 40), len(standin.by_name("step"))
