@@ -117,3 +117,16 @@ def test_a_bad_value_keeps_every_app_running(name: str, value: str, used: str, t
     assert len(lines) == 1, done.stderr[-3000:]
     assert repr(value) in lines[0] and used in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_the_package_reads_the_environment_only_through_core_env() -> None:
+    package = ROOT / "tracing_middleware"
+    readers = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).as_posix()
+        if relative == "core/env.py" or relative.startswith("demo/"):  # the demo's services are example apps
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "os.environ" in text or "os.getenv" in text or "from os import environ" in text:
+            readers.append(relative)
+    assert readers == []
