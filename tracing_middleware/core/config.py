@@ -10,6 +10,8 @@ Environment variables (``configure`` arguments win):
 - ``TRACING_MIDDLEWARE_SAMPLE_RATE`` (else ``LANGSMITH_TRACING_SAMPLING_RATE``) — share of traces
   recorded, 0..1, decided per trace id exactly as LangSmith's SDKs decide it. Unsampled requests still
   propagate their context.
+- ``TRACING_MIDDLEWARE_BRIDGES`` — ``auto`` (default), ``none``, or ``langsmith``/``otel`` (comma-separated):
+  which in-process tracers nest with our runs (``tracing_middleware.bridges``).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Settings:
     sample_rate: float = 1.0
     processors: tuple[Processor, ...] = ()
     exporters: list[Exporter] = field(default_factory=list)
+    bridges: tuple[str, ...] = ()
     redactor: Redactor | None = None
     """Hidden inputs/outputs and the ``redact`` hook (``core.redaction``), applied before every exporter."""
 
@@ -125,6 +128,7 @@ def configure(
     enabled: bool | None = None,
     w3c: bool | None = None,
     sample_rate: float | None = None,
+    bridges: str | Sequence[str] | bool | None = None,
     hide_inputs: Hide | None = None,
     hide_outputs: Hide | None = None,
     redact: Callable[[RunTree], Any] | None = None,
@@ -133,6 +137,7 @@ def configure(
 
     ``exporter``: a name (``EXPORTERS``), an exporter object, or a list of them (all receive every
     run). Calling ``configure`` again shuts the previous exporters down and replaces them.
+    ``bridges``: which in-process tracers nest with our runs (``tracing_middleware.bridges``).
     ``hide_inputs`` / ``hide_outputs`` / ``redact``: see ``tracing_middleware.core.redaction``. A bad
     argument raises ``ValueError``/``TypeError`` naming the valid choices; a bad environment value
     only warns (``tracing_middleware.core.env``).
@@ -144,10 +149,13 @@ def configure(
         enabled=enabled,
         w3c=w3c,
         sample_rate=sample_rate,
+        bridges=bridges,
         hide_inputs=hide_inputs,
         hide_outputs=hide_outputs,
         redact=redact,
     )
+    # Loaded by name, as the exporters are: the core imports no peer tracer.
+    settings.bridges = importlib.import_module("tracing_middleware.bridges").apply(settings.bridges)
     with _lock:
         runtime = _rt.current
         previous, runtime.settings = runtime.settings, settings
@@ -167,11 +175,14 @@ def make_settings(
     enabled: bool | None = None,
     w3c: bool | None = None,
     sample_rate: float | None = None,
+    bridges: str | Sequence[str] | bool | None = None,
     hide_inputs: Hide | None = None,
     hide_outputs: Hide | None = None,
     redact: Callable[[RunTree], Any] | None = None,
 ) -> Settings:
     """The settings ``configure`` would install, built (exporters included) but not made active."""
+    wiring = importlib.import_module("tracing_middleware.bridges")
+    wanted: tuple[str, ...] = wiring.from_env() if bridges is None else wiring.parse(bridges)
     _check_flag("enabled", enabled)
     _check_flag("w3c", w3c)
     for name, text in (("project_name", project_name), ("service_name", service_name)):
@@ -207,6 +218,7 @@ def make_settings(
         sample_rate=rate,
         processors=tuple(_processor(e) for e in exporters),
         exporters=exporters,
+        bridges=wanted,
         redactor=redactor,
     )
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from tracing_middleware.core import config
-from tracing_middleware.core.context import RunToken, TracingState, current_state, enter_state, exit_run
+from tracing_middleware.core.context import (
+    RunToken,
+    TracingState,
+    bridged_parent,
+    current_state,
+    enter_state,
+    exit_run,
+    registered_bridges,
+)
 from tracing_middleware.core.ids import now_us
 from tracing_middleware.core.outbound import switch_outbound_on
 from tracing_middleware.core.printable import get_logger
@@ -95,6 +103,8 @@ class RequestRun:
         if parent is not None and options.checks_trust and (info is None or not options.trusted(info)):
             metadata = _claimed_parent(carrier)
             parent = None
+        elif registered_bridges():  # an in-process tracer's span (FastAPI's own) may already hold this request
+            parent = bridged_parent(parent)
         if not options.request_run:
             # Handlers run directly under the caller's run, as with tracing_context(parent=headers).
             state = TracingState(parent, current.project_name, current.tags, current.metadata, current.enabled)
