@@ -202,17 +202,20 @@ def _after_fork_in_child() -> None:
 def drain(timeout: float | None = None) -> bool:
     """Export what every live processor holds, within ``timeout`` in all (default: the drain time).
 
-    Runs left over are counted in each processor's ``lost_at_exit``; False if any were. Never raises.
+    Each processor's ``lost_at_exit`` becomes what it still held when the time ran out (0 when it
+    finished; a later drain, at exit after the server's shutdown hook, has the last word). False if any
+    runs were left. Never raises.
     """
     total = env_float("TRACING_MIDDLEWARE_DRAIN_TIMEOUT", 5.0) if timeout is None else timeout
     deadline = time.monotonic() + total
     complete = True
     for processor in list(_live):
         try:
-            if processor.flush(max(0.0, deadline - time.monotonic())):
+            done = processor.flush(max(0.0, deadline - time.monotonic()))
+            lost = 0 if done else processor.pending()
+            processor.lost_at_exit = lost
+            if not lost:
                 continue
-            lost = processor.pending()
-            processor.lost_at_exit += lost
             complete = False
             logger.warning(
                 "%d runs not exported by %s within the %.1f s drain time",
