@@ -57,9 +57,11 @@ def test_default_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from_env = PropagationTargets.from_env()
     assert allows(from_env, "http://a.internal/x") and allows(from_env, "https://b.example/api/v2")
     assert not allows(from_env, "https://b.example/other")
+    monkeypatch.setenv(targets.ENV_VAR, "bad host,a.internal")  # a bad entry warns and sends headers nowhere new
+    partial = PropagationTargets.from_env()
+    assert allows(partial, "http://a.internal/x") and not allows(partial, "http://bad/")
     monkeypatch.setenv(targets.ENV_VAR, "bad host")
-    with pytest.raises(ValueError, match=targets.ENV_VAR):
-        PropagationTargets.from_env()
+    assert not allows(PropagationTargets.from_env(), "http://other.example/")
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", "host:99999", "host:port", "*", "*.", "a*b.internal", "https://", "x@y"])
