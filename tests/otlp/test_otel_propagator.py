@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import subprocess
@@ -126,7 +127,8 @@ def test_inject_from_an_sdk_span_is_continued_by_our_middleware_and_langsmith(
 
     monkeypatch.setenv("LANGSMITH_TRACING", "false")
     run_trees = pytest.importorskip("langsmith.run_trees")
-    ls_parent = run_trees.RunTree.from_headers(carrier)
+    # A copied context: langsmith's from_headers sets a context variable that would outlive this test.
+    ls_parent = contextvars.copy_context().run(run_trees.RunTree.from_headers, carrier)
     assert str(ls_parent.trace_id).replace("-", "") == f"{span_context.trace_id:032x}"
     assert str(ls_parent.id) == remote.id
 

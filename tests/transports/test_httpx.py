@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from typing import Any
 
@@ -74,7 +75,8 @@ def test_transport_sends_headers_naming_a_client_run(echo: str, memory: tm.InMem
     assert run.metadata["http.status_code"] == 200
     assert run.metadata["http.url"] == f"{echo}/items/1?token=REDACTED&page=2"
     # The real LangSmith SDK on the receiving side hangs its run under the client run.
-    downstream = langsmith_run_trees.RunTree.from_headers(first(headers))
+    # A copied context: langsmith's from_headers sets a context variable that would outlive this test.
+    downstream = contextvars.copy_context().run(langsmith_run_trees.RunTree.from_headers, first(headers))
     assert str(downstream.id) == run.id and downstream.dotted_order == run.dotted_order
 
 
