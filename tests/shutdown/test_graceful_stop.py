@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -63,10 +64,13 @@ SERVERS: dict[str, tuple[list[str], dict[str, str], str]] = {
         {"DJANGO_SETTINGS_MODULE": "drain_django"}, "drain_django",
     ),
     "werkzeug": ([PY, "-m", "flask", "--app", "drain_apps:wsgi", "run", "--port", "{port}"], {}, "drain_apps"),
+    "aiohttp": (
+        [PY, "-m", "aiohttp.web", "-H", "127.0.0.1", "-P", "{port}", "drain_aiohttp:make_app"], {}, "drain_aiohttp",
+    ),
 }  # fmt: skip
 
 # Servers usually stopped with Ctrl-C in a terminal: these are stopped with SIGINT too.
-CTRL_C = ["uvicorn", "gunicorn-sync", "hypercorn", "django-runserver", "django-runserver-reload", "werkzeug"]
+CTRL_C = ["uvicorn", "gunicorn-sync", "hypercorn", "django-runserver", "django-runserver-reload", "werkzeug", "aiohttp"]
 CASES = [(name, "SIGTERM") for name in SERVERS] + [(name, "SIGINT") for name in CTRL_C]
 
 
@@ -168,4 +172,7 @@ def test_stop_keeps_every_answered_run(name: str, signame: str, when: str, tmp_p
     assert not missing, f"{len(missing)} of {len(answered)} answered runs lost, e.g. {missing[:10]}:\n{log}"
     assert len(stored) == len(set(stored)), "a run was stored twice"
     assert _services(db) == {service}
+    if name == "aiohttp":  # drained by the app's own cleanup hook, before the process began to exit
+        at_cleanup = re.search(r"stored at cleanup: (\d+)", log)
+        assert at_cleanup is not None and int(at_cleanup.group(1)) >= len(answered), log
     assert time.monotonic() - started < 150
