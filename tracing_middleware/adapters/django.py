@@ -37,7 +37,7 @@ except ImportError as error:  # pragma: no cover - exercised only without Django
 
 from tracing_middleware.core import config
 from tracing_middleware.core.env import env_float
-from tracing_middleware.middleware.options import MiddlewareOptions, options_from
+from tracing_middleware.middleware.options import MiddlewareOptions, startup_error, startup_options
 from tracing_middleware.middleware.request import ERROR_KEY, ROUTE_KEY, SCOPE_KEY, RequestRun, instrument_outbound_once
 from tracing_middleware.middleware.wsgi import begin, reported_error, request_info
 
@@ -49,8 +49,8 @@ SETTING = "TRACING_MIDDLEWARE"
 def _options() -> MiddlewareOptions:
     configured = getattr(settings, SETTING, None) or {}
     if not isinstance(configured, dict):
-        raise TypeError(f"settings.{SETTING} must be a dict of MiddlewareOptions names to values")
-    return options_from(dict(configured))
+        raise startup_error(TypeError(f"settings.{SETTING} must be a dict of MiddlewareOptions names to values"))
+    return startup_options(dict(configured))
 
 
 def _runserver() -> bool:

@@ -3,7 +3,8 @@
 ``python shop.py`` → ``shop``; ``uvicorn shop:app`` / ``gunicorn shop:app`` → ``shop``;
 ``gunicorn proj.wsgi:application`` → ``proj``; ``flask --app shop run`` (or ``FLASK_APP``) → ``shop``;
 ``manage.py runserver`` → the Django project named by ``DJANGO_SETTINGS_MODULE``; ``python -m pkg`` →
-``pkg``; ``python -m aiohttp.web shop:make_app`` → ``shop``. Otherwise ``python``. ``TRACING_MIDDLEWARE_SERVICE`` / ``OTEL_SERVICE_NAME`` /
+``pkg``; ``python -m aiohttp.web shop:make_app`` → ``shop``.
+Otherwise ``python``. ``TRACING_MIDDLEWARE_SERVICE`` / ``OTEL_SERVICE_NAME`` /
 ``configure(service_name=...)`` override it.
 """
 
