@@ -21,7 +21,6 @@ it is streamed in chunks instead, like any other streaming response.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
@@ -36,7 +35,7 @@ except ImportError as error:  # pragma: no cover - exercised only without Django
     raise ImportError("tracing Django apps needs Django: pip install 'tracing-middleware[django]'") from error
 
 from tracing_middleware.core import config
-from tracing_middleware.core.env import env_float
+from tracing_middleware.core.env import env_float, env_text
 from tracing_middleware.middleware.options import MiddlewareOptions, startup_error, startup_options
 from tracing_middleware.middleware.request import ERROR_KEY, ROUTE_KEY, SCOPE_KEY, RequestRun, instrument_outbound_once
 from tracing_middleware.middleware.wsgi import begin, reported_error, request_info
@@ -57,7 +56,7 @@ def _runserver() -> bool:
     """True under Django's development server, with or without its autoreloader."""
     if "django.core.management.commands.runserver" not in sys.modules:
         return False
-    return os.environ.get("RUN_MAIN") == "true" or "runserver" in sys.argv
+    return env_text("RUN_MAIN", "") == "true" or "runserver" in sys.argv
 
 
 def _export_now() -> None:
