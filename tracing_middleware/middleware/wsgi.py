@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, overload
 from tracing_middleware.core import config
 from tracing_middleware.core.context import current_state, enter_state, exit_run
 from tracing_middleware.core.printable import get_logger
-from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
+from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, startup_options
 from tracing_middleware.middleware.request import (
     ERROR_KEY,
     ROUTE_KEY,
@@ -149,7 +149,7 @@ class WSGITracingMiddleware:
         if not callable(app):
             raise TypeError(f"WSGITracingMiddleware wraps a WSGI application (a callable); got {type(app).__name__}")
         self.app = app
-        self.options = opts = options_from(options)
+        self.options = opts = startup_options(options)
         self._needs_info = needs_info(opts)
         # Set the exporters up now, on the thread building the app (the main one, as a rule): only there
         # can a flush be chained to SIGTERM. Lazily, on a request thread, only atexit would flush.
