@@ -26,7 +26,7 @@ PUBLIC: dict[str, set[str]] = {
         "AsyncTracingTransport", "PropagationTargets", "TracingAdapter", "TracingTransport", "exclude_urls",
         "excluded_urls", "include_urls", "is_excluded",
     },
-    "tracing_middleware.instrument": {"instrument", "uninstrument", "instrumented"},
+    "tracing_middleware.transports.instrument": {"instrument", "uninstrument", "instrumented"},
     "tracing_middleware.exporters.console": {"ConsoleExporter", "format_line"},
     "tracing_middleware.exporters.jsonl": {"JSONLExporter", "format_run"},
     "tracing_middleware.exporters.langsmith": {"LangSmithExporter", "LangSmithExportError"},
@@ -36,7 +36,7 @@ PUBLIC: dict[str, set[str]] = {
         "SQLiteExporter", "StoreError", "StoredRun", "TraceStore", "TraceSummary", "default_path",
     },
     "tracing_middleware.middleware.options": {"MiddlewareOptions", "RequestInfo", "NEVER_CAPTURED"},
-    "tracing_middleware.otel_propagator": {"LangSmithPropagator"},
+    "tracing_middleware.bridges.otel_propagator": {"LangSmithPropagator"},
     "tracing_middleware.testing": {"Shape", "TraceParent", "TraceRecorder", "recording"},
     "tracing_middleware.core.runtime": {"Runtime", "get_runtime", "set_runtime", "use_runtime"},
     # The hook points for bridges to other in-process tracers (see the module docstring).

@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 import tracing_middleware as tm
+from tracing_middleware.bridges.otel_propagator import LangSmithPropagator
 from tracing_middleware.core.ids import format_ts
-from tracing_middleware.otel_propagator import LangSmithPropagator
 
 PROPAGATOR = LangSmithPropagator()
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,7 +179,7 @@ def test_otel_propagators_environment_variable(tmp_path: Path) -> None:
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tm-entry-point\nVersion: 0.0.0\n")
     (dist / "entry_points.txt").write_text(
-        "[opentelemetry_propagator]\nlangsmith = tracing_middleware.otel_propagator:LangSmithPropagator\n"
+        "[opentelemetry_propagator]\nlangsmith = tracing_middleware.bridges.otel_propagator:LangSmithPropagator\n"
     )
     code = textwrap.dedent(
         """

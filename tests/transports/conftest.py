@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import servers
 
-from tracing_middleware.instrument import uninstrument
-from tracing_middleware.transports import client_run, targets
+from tracing_middleware.core import destinations as targets
+from tracing_middleware.transports import client_run
+from tracing_middleware.transports.instrument import uninstrument
 
 SERVER = Path(__file__).with_name("echo_server.py")
 

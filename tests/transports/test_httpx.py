@@ -14,9 +14,9 @@ langsmith_run_trees = pytest.importorskip("langsmith.run_trees")
 from outbound_support import first, host_of, tracing_headers  # noqa: E402
 
 import tracing_middleware as tm  # noqa: E402
-from tracing_middleware.instrument import instrument, uninstrument  # noqa: E402
 from tracing_middleware.transports import exclude_urls  # noqa: E402
 from tracing_middleware.transports.httpx import MODULES, AsyncTracingTransport, TracingTransport  # noqa: E402
+from tracing_middleware.transports.instrument import instrument, uninstrument  # noqa: E402
 
 
 def seen(response: Any) -> dict[str, list[str]]:

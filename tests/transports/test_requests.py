@@ -13,8 +13,8 @@ from outbound_support import host_of, tracing_headers  # noqa: E402
 from requests.adapters import BaseAdapter, HTTPAdapter  # noqa: E402
 
 import tracing_middleware as tm  # noqa: E402
-from tracing_middleware.instrument import instrument, uninstrument  # noqa: E402
 from tracing_middleware.transports import exclude_urls  # noqa: E402
+from tracing_middleware.transports.instrument import instrument, uninstrument  # noqa: E402
 from tracing_middleware.transports.requests import TracingAdapter  # noqa: E402
 
 

@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any
 
 from tracing_middleware.core.context import suppress_tracing
-from tracing_middleware.core.export import Exporter, FailureLog
+from tracing_middleware.core.pipeline import Exporter, FailureLog
 from tracing_middleware.core.run_tree import RunTree
 
 __all__ = ["BatchProcessor"]

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tracing_middleware.core import runtime as _rt
-from tracing_middleware.core.export import Exporter, Processor, SimpleProcessor
+from tracing_middleware.core.pipeline import Exporter, Processor, SimpleProcessor
 from tracing_middleware.core.run_tree import RunTree
 
 __all__ = ["configure", "make_settings", "get_settings", "record", "EXPORTERS", "Settings", "shutdown", "flush"]

@@ -50,6 +50,10 @@ class Runtime:
     """Two generations of ``langsmith-trace`` value -> outbound hop we sent, to recognise our own header."""
     outbound_pending: bool = True
     """True until an inbound adapter has instrumented httpx/requests (done once per process)."""
+    outbound_switch: Any = None
+    """What an inbound adapter calls (once, see ``outbound_pending``) to turn outbound propagation on:
+    ``transports.instrument.instrument``, set when ``tracing_middleware`` is imported, so the middleware
+    layer never imports the transports above it. None: nothing to switch on."""
     rejected: dict[str, int] = field(default_factory=dict)
     """How many incoming headers of each kind were (partly) ignored."""
     last_logged: dict[str, float] = field(default_factory=dict)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tracing_middleware.core.config import get_settings
-from tracing_middleware.core.export import FailureLog
+from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.exporters.serialize import FIELD_LIMIT, safe_json, safe_text
 from tracing_middleware.exporters.sqlite_read import StoredRun, TraceStore, TraceSummary

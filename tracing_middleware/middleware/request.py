@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from typing import Any
@@ -11,13 +10,21 @@ from tracing_middleware.core import config
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.context import RunToken, TracingState, current_state, enter_state, exit_run
 from tracing_middleware.core.ids import now_us
+from tracing_middleware.core.lifecycle import fail, finish_run, new_run
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
 from tracing_middleware.core.run_tree import RunTree
-from tracing_middleware.core.runs import fail, finish_run, new_run
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 
-__all__ = ["RequestRun", "needs_info", "instrument_outbound_once", "SCOPE_KEY", "ROUTE_KEY", "ERROR_KEY"]
+__all__ = [
+    "RequestRun",
+    "needs_info",
+    "instrument_outbound_once",
+    "start_request",
+    "SCOPE_KEY",
+    "ROUTE_KEY",
+    "ERROR_KEY",
+]
 
 logger = logging.getLogger("tracing_middleware.middleware")
 
@@ -33,7 +40,7 @@ _outbound_lock = threading.Lock()
 
 
 def instrument_outbound_once() -> None:
-    """Turn on outbound header injection (``tracing_middleware.instrument()``) once per process, if available."""
+    """Turn outbound propagation on once per process: ``Runtime.outbound_switch`` (``instrument()``), if set."""
     runtime = _rt.current  # one flag for every adapter: outbound patching happens once per process
     if not runtime.outbound_pending:
         return
@@ -41,12 +48,11 @@ def instrument_outbound_once() -> None:
         if not runtime.outbound_pending:
             return
         runtime.outbound_pending = False
+        switch = runtime.outbound_switch
+        if switch is None:
+            return
         try:
-            instrument = importlib.import_module("tracing_middleware.instrument").instrument
-        except (ImportError, AttributeError):
-            return  # outbound instrumentation is not part of this installation
-        try:
-            instrument()
+            switch()
         except Exception as error:  # a client library failing to patch must not fail the request
             logger.warning("outbound instrumentation failed: %s: %s", type(error).__name__, error)
 
@@ -67,6 +73,15 @@ def _claimed_parent(carrier: Any) -> dict[str, str]:
 def needs_info(options: MiddlewareOptions) -> bool:
     """Whether an option reads the ``RequestInfo`` (trust rules, captured headers, run names)."""
     return bool(options.checks_trust or options.capture_headers or options.run_name is not None)
+
+
+def start_request(info: RequestInfo, carrier: Any, options: MiddlewareOptions) -> RequestRun | None:
+    """``RequestRun.start`` that never fails the request: on an internal error the request goes untraced."""
+    try:
+        return RequestRun.start(info.method, info.path, info.query_string, carrier, options, info)
+    except Exception as error:
+        logger.warning("request not traced: %s: %s", type(error).__name__, error)
+        return None
 
 
 class RequestRun:
@@ -91,15 +106,20 @@ class RequestRun:
         self.ended = False
 
     @classmethod
-    def begin(cls, info: RequestInfo, carrier: Any, options: MiddlewareOptions) -> RequestRun | None:
-        """Start the request run as a child of the caller's run (or a new root); None when not traced."""
-        return cls.open(info.method, info.path, info.query_string, info, carrier, options)
-
-    @classmethod
-    def open(
-        cls, method: str, path: str, query: str, info: RequestInfo | None, carrier: Any, options: MiddlewareOptions
+    def start(
+        cls,
+        method: str,
+        path: str,
+        query: str,
+        carrier: Any,
+        options: MiddlewareOptions,
+        info: RequestInfo | None = None,
     ) -> RequestRun | None:
-        """``begin`` for adapters that build ``info`` only when ``needs_info(options)``; None is refused otherwise."""
+        """Start the request run as a child of the caller's run (or a new root); None when not traced.
+
+        ``carrier``: the request's headers; ``info`` is needed only when ``needs_info(options)``
+        (adapters build it only then), and refused with ValueError when missing there.
+        """
         current = current_state()
         if not current.enabled:
             return None

@@ -22,13 +22,13 @@ from collections.abc import MutableMapping
 from typing import Any, NamedTuple
 
 from tracing_middleware.core import config, ids
+from tracing_middleware.core import destinations as _targets
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.context import current_parent, current_state
+from tracing_middleware.core.lifecycle import finish_run, new_run
 from tracing_middleware.core.propagation import baggage
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT, TRACESTATE
 from tracing_middleware.core.run_tree import RunTree
-from tracing_middleware.core.runs import finish_run, new_run
-from tracing_middleware.transports import targets as _targets
 
 __all__ = [
     "Options",

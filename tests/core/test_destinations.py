@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tracing_middleware.transports import targets
-from tracing_middleware.transports.targets import PropagationTargets, is_sigv4
+from tracing_middleware.core import destinations as targets
+from tracing_middleware.core.destinations import PropagationTargets, is_sigv4
 
 
 def allows(t: PropagationTargets, url: str) -> bool:

@@ -8,7 +8,7 @@ tracing_middleware even when the caller sent no ``traceparent``, and its outgoin
     from opentelemetry.propagate import set_global_textmap
     from opentelemetry.propagators.composite import CompositePropagator
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-    from tracing_middleware.otel_propagator import LangSmithPropagator
+    from tracing_middleware.bridges.otel_propagator import LangSmithPropagator
 
     set_global_textmap(CompositePropagator([TraceContextTextMapPropagator(), LangSmithPropagator()]))
 

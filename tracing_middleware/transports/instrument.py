@@ -20,9 +20,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from tracing_middleware.core.destinations import PropagationTargets
 from tracing_middleware.transports import client_run
 from tracing_middleware.transports.client_run import Options, Switch
-from tracing_middleware.transports.targets import PropagationTargets
 
 __all__ = ["instrument", "uninstrument", "instrumented"]
 
@@ -72,7 +72,7 @@ def instrument(
 
     ``targets``: host patterns and URL prefixes that may receive tracing headers (default: the
     ``TRACING_MIDDLEWARE_PROPAGATE_TO`` environment variable, else every host); see
-    ``tracing_middleware.transports.targets``. ``client_runs=False``: only inject the current run's
+    ``tracing_middleware.core.destinations``. ``client_runs=False``: only inject the current run's
     headers, without a client run per request.
     """
     for name, value in (("httpx", httpx), ("requests", requests), ("client_runs", client_runs)):
