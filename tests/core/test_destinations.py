@@ -1,4 +1,4 @@
-"""Propagation targets, the excluded-URL registry and SigV4 detection."""
+"""Propagation targets and the default rule, the excluded-URL registry and SigV4 detection."""
 
 from __future__ import annotations
 
@@ -8,12 +8,28 @@ from tracing_middleware.core import destinations as targets
 from tracing_middleware.core.destinations import PropagationTargets, is_sigv4
 
 
-def allows(t: PropagationTargets, url: str) -> bool:
+def parts(url: str) -> tuple[str, str, int | None, str]:
     scheme, rest = url.split("://", 1)
     netloc = rest.split("/", 1)[0]
-    host, _, port = netloc.partition(":")
+    if netloc.startswith("["):
+        host, _, port = netloc[1:].partition("]:")
+        host = host.rstrip("]")
+    else:
+        host, _, port = netloc.partition(":")
     path = rest[len(netloc) :] or "/"
-    return t.allows(scheme, host, int(port) if port else None, f"{scheme}://{netloc}{path}")
+    return scheme, host, int(port) if port else None, f"{scheme}://{netloc}{path}"
+
+
+def named(t: PropagationTargets, url: str) -> bool:
+    return t.named(*parts(url))
+
+
+def allows(t: PropagationTargets, url: str) -> bool:
+    return t.allows(*parts(url))
+
+
+def decide(t: PropagationTargets, url: str) -> int:
+    return t.decide(*parts(url))
 
 
 @pytest.mark.parametrize(
@@ -42,21 +58,81 @@ def allows(t: PropagationTargets, url: str) -> bool:
     ],
 )
 def test_patterns(pattern: str, url: str, expected: bool) -> None:
-    assert allows(PropagationTargets([pattern]), url) is expected
+    assert named(PropagationTargets([pattern]), url) is expected
 
 
 def test_ipv6_hosts() -> None:
-    t = PropagationTargets(["[::1]:8080"])
-    assert t.allows("http", "::1", 8080, "http://[::1]:8080/x")
-    assert not t.allows("http", "::1", 8081, "http://[::1]:8081/x")
+    t = PropagationTargets(["[2001:db8::1]:8080"])
+    assert t.named("http", "2001:db8::1", 8080, "http://[2001:db8::1]:8080/x")
+    assert not t.named("http", "2001:db8::1", 8081, "http://[2001:db8::1]:8081/x")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/x", "http://[::1]:8000/x", "http://10.1.2.3/x", "http://172.20.0.5/x",
+        "http://192.168.1.10/x", "http://169.254.169.254/x", "http://100.64.0.1/x", "http://[fd12:3456::1]/x",
+        "http://[fe80::1]/x", "http://[::ffff:10.0.0.1]/x", "http://localhost:3000/x", "http://orders/x",
+        "http://orders.:80/x", "http://ORDERS-SVC/x", "http://api.internal/x", "http://db.us-east1.c.proj.internal/x",
+        "http://printer.local/x", "http://web.shop.svc/x", "http://web.shop.svc.cluster.local:8080/x",
+        "http://nas.lan/x", "http://router.home.arpa/x", "http://app.localhost/x", "http://api.service.consul/x",
+        "http://host.docker.internal:5000/x",
+    ],
+)  # fmt: skip
+def test_the_deployment_s_own_hosts_get_everything_by_default(url: str) -> None:
+    assert decide(PropagationTargets(), url) == targets.FULL
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.openai.com/v1/chat/completions", "https://api.anthropic.com/v1/messages",
+        "https://generativelanguage.googleapis.com/v1beta/models", "https://us-central1-aiplatform.googleapis.com/x",
+        "https://myres.openai.azure.com/openai/deployments/x", "https://bedrock-runtime.us-east-1.amazonaws.com/x",
+        "https://s3.amazonaws.com/bucket/key", "https://api.mistral.ai/v1/x", "https://api.cohere.com/v2/chat",
+        "https://api.groq.com/openai/v1/x", "https://api.together.xyz/v1/x", "https://API.OpenAI.com./v1",
+    ],
+)  # fmt: skip
+def test_well_known_ai_and_cloud_apis_get_nothing_by_default(url: str) -> None:
+    assert decide(PropagationTargets(), url) == targets.NOTHING
+    assert decide(PropagationTargets(["api.partner.example"]), url) == targets.NOTHING
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.partner.example/x", "https://8.8.8.8/x", "https://[2001:4860::8888]/x", "https://172.32.0.1/x",
+        "https://evil-internal.com/x", "https://internal.example.com/x", "https://openai.com.evil.net/x",
+        "https://notopenai.com/x", "https://192.168.1.1.nip.io/x",
+    ],
+)  # fmt: skip
+def test_other_public_hosts_get_trace_ids_only(url: str) -> None:
+    assert decide(PropagationTargets(), url) == targets.TRACE_IDS
+    assert decide(PropagationTargets(public_trace_ids=False), url) == targets.NOTHING
+
+
+def test_named_targets_widen_the_default() -> None:
+    widened = PropagationTargets(["api.partner.example", "*.openai.com"])
+    assert decide(widened, "https://api.partner.example/x") == targets.FULL
+    assert decide(widened, "https://api.openai.com/v1/x") == targets.FULL  # named: the user asked for it
+    assert decide(widened, "http://127.0.0.1/x") == targets.FULL  # the deployment keeps its default
+    assert decide(widened, "https://api.anthropic.com/v1/x") == targets.NOTHING
+    assert decide(PropagationTargets(["*"]), "https://api.anthropic.com/v1/x") == targets.FULL
+    strict = PropagationTargets(["api.partner.example"], internal=False, public_trace_ids=False)
+    assert decide(strict, "http://127.0.0.1/x") == targets.NOTHING
+    assert decide(strict, "https://api.partner.example/x") == targets.FULL
+    assert "internal=False" in repr(strict)
+    with pytest.raises(TypeError, match="internal must be True or False"):
+        PropagationTargets(internal="no")  # type: ignore[arg-type]
 
 
 def test_default_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert PropagationTargets().all and PropagationTargets.from_env().all
-    monkeypatch.setenv(targets.ENV_VAR, "a.internal, https://b.example/api ,")
+    assert not PropagationTargets().all and not PropagationTargets.from_env().all
+    assert decide(PropagationTargets.from_env(), "https://b.example/api") == targets.TRACE_IDS
+    monkeypatch.setenv(targets.ENV_VAR, "a.partner.example, https://b.example/api ,")
     from_env = PropagationTargets.from_env()
-    assert allows(from_env, "http://a.internal/x") and allows(from_env, "https://b.example/api/v2")
-    assert not allows(from_env, "https://b.example/other")
+    assert allows(from_env, "http://a.partner.example/x") and allows(from_env, "https://b.example/api/v2")
+    assert not allows(from_env, "https://b.example/other") and allows(from_env, "http://10.0.0.7/x")
     monkeypatch.setenv(targets.ENV_VAR, "bad host")
     with pytest.raises(ValueError, match=targets.ENV_VAR):
         PropagationTargets.from_env()

@@ -43,7 +43,7 @@ class Runtime:
     emit_w3c: bool = True
     """Whether runs send ``traceparent`` beside ``langsmith-trace`` by default (``settings.w3c``)."""
     outbound_options: Any = None
-    """``transports.client_run.Options`` of the patched clients; None: from the environment on first use."""
+    """``transports.options.Options`` of the patched clients; None: from the environment on first use."""
     excluded_urls: tuple[str, ...] = ()
     """Normalized URL prefixes never traced (``transports.exclude_urls``)."""
     remembered: list[dict[str, Any]] = field(default_factory=lambda: [{}, {}])

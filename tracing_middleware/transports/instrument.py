@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from tracing_middleware.core.destinations import PropagationTargets
-from tracing_middleware.transports import client_run
-from tracing_middleware.transports.client_run import Options, Switch
+from tracing_middleware.transports.client_run import Switch
+from tracing_middleware.transports.options import Options, as_targets, set_global_options
 
 __all__ = ["instrument", "uninstrument", "instrumented"]
 
@@ -78,10 +78,10 @@ def instrument(
     for name, value in (("httpx", httpx), ("requests", requests), ("client_runs", client_runs)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False; got {value!r}")
-    options = Options(client_runs, client_run.as_targets(targets))
+    options = Options(client_runs, as_targets(targets))
     wanted = [name for name, on in (("httpx", httpx), ("requests", requests)) if on]
     with _lock:
-        client_run.set_global_options(options)
+        set_global_options(options)
         for name in wanted:
             if name in _patches:
                 continue
