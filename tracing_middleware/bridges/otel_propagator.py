@@ -24,13 +24,17 @@ start is unknown, and the same stamp keeps "a child never starts before its pare
 context came from an extracted ``langsmith-trace`` (this service only passes the trace through), the
 received dotted order is kept: as is for the extracted span itself, extended by the current span's
 segment otherwise, so LangSmith sees the whole path.
+
+Where the carrier names its destination (a ``host``/``:authority`` header, as httpx's requests carry),
+the package's outbound rule applies (``core.destinations``): a well-known hosted AI or cloud API gets
+no ``langsmith-trace``. This propagator writes no baggage, so no run metadata leaves through it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tracing_middleware.core import ids
+from tracing_middleware.core import destinations, ids
 from tracing_middleware.core.propagation import dotted_order
 from tracing_middleware.core.propagation.carriers import TRACE
 from tracing_middleware.core.propagation.limits import MAX_SEGMENTS, MAX_TRACE_HEADER
@@ -110,10 +114,13 @@ class LangSmithPropagator(TextMapPropagator):
         context: Context | None = None,
         setter: Setter[CarrierT] = default_setter,
     ) -> None:
-        """Write ``langsmith-trace`` naming the current span; nothing without a valid span."""
+        """Write ``langsmith-trace`` naming the current span (not to a well-known AI or cloud API)."""
         span = trace.get_current_span(context)
         span_context = span.get_span_context()
         if not span_context.is_valid:
+            return
+        _, destination = destinations.named_destination(carrier)
+        if destination is not None and destinations.level_for(destination) == destinations.NOTHING:
             return
         value = self.dotted_order_for(span, get_value(_RECEIVED, context))
         setter.set(carrier, TRACE, value)

@@ -35,9 +35,11 @@ URL with ``X-Amz-Signature`` in its query) are never touched: added headers coul
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from tracing_middleware.core import runtime as _rt
@@ -49,6 +51,8 @@ __all__ = [
     "TRACE_IDS",
     "PropagationTargets",
     "current_targets",
+    "level_for",
+    "named_destination",
     "exclude_urls",
     "excluded_urls",
     "include_urls",
@@ -201,6 +205,57 @@ class PropagationTargets:
         flags = "" if self.internal else ", internal=False"
         flags += "" if self.public_trace_ids else ", public_trace_ids=False"
         return f"PropagationTargets({parts!r}{flags})"
+
+
+@functools.lru_cache(maxsize=256)  # a service sends to the same few destinations over and over
+def _destination(url: str) -> tuple[str, str, int | None, str] | None:
+    text = url.strip()
+    if "://" not in text:
+        text = "//" + text  # a bare host[:port], as a Host or :authority header gives it
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    scheme = parts.scheme.lower()
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return scheme, host, port, f"{scheme}://{netloc}{parts.path or '/'}"
+
+
+def level_for(url: str, targets: PropagationTargets | None = None) -> int:
+    """``FULL``, ``TRACE_IDS`` or ``NOTHING`` for a request to ``url`` (or a bare ``host[:port]``).
+
+    ``targets`` default to ``current_targets()``; an excluded or unreadable URL gets ``NOTHING``.
+    """
+    found = _destination(str(url))
+    if found is None:
+        return NOTHING
+    scheme, host, port, normalized = found
+    if _rt.current.excluded_urls and is_excluded(normalized):
+        return NOTHING
+    return (targets or current_targets()).decide(scheme, host, port, normalized)
+
+
+def named_destination(carrier: Any) -> tuple[Any, str | None]:
+    """The headers to write into and the destination ``carrier`` names, if it names one.
+
+    A request object (httpx, requests: ``.url`` and ``.headers``; urllib: ``.full_url``) names its URL;
+    a mapping of headers names its ``host`` / ``:authority``.
+    """
+    url = getattr(carrier, "url", None) or getattr(carrier, "full_url", None)
+    headers = getattr(carrier, "headers", None)
+    if url is not None and headers is not None and not isinstance(carrier, dict):
+        return headers, str(url)
+    if isinstance(carrier, Mapping):
+        for key in carrier:
+            if isinstance(key, str) and key.lower() in ("host", ":authority"):
+                value = carrier[key]
+                return carrier, value if isinstance(value, str) else None
+    return carrier, None
 
 
 def current_targets() -> PropagationTargets:
