@@ -9,8 +9,7 @@ from typing import Any
 from tracing_middleware.core import config
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.context import RunToken, TracingState, current_state, enter_state, exit_run
-from tracing_middleware.core.ids import now_us
-from tracing_middleware.core.lifecycle import fail, finish_run, new_run
+from tracing_middleware.core.lifecycle import end_run, new_run
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
 from tracing_middleware.core.run_tree import RunTree
@@ -178,11 +177,4 @@ class RequestRun:
             run.outputs = {"status_code": status}
             if status >= 500 and error is None:
                 run.error = f"HTTP {status}"
-        if error is not None:
-            fail(run, error)
-        if run.end_us is None:  # finish_run(run, None) for a run nobody ended: the usual case, inlined
-            now = now_us()
-            run.end_us = now if now >= run.start_us else run.start_us
-            config.record(run)
-        else:
-            finish_run(run, None)
+        end_run(run, None, error)

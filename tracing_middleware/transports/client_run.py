@@ -23,11 +23,11 @@ import re
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from tracing_middleware.core import config, ids
+from tracing_middleware.core import config
 from tracing_middleware.core import destinations as _targets
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.context import current_state
-from tracing_middleware.core.lifecycle import finish_run, new_run
+from tracing_middleware.core.lifecycle import end_run, new_run
 from tracing_middleware.core.propagation import baggage
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT, TRACESTATE
 from tracing_middleware.core.run_tree import RunTree
@@ -76,14 +76,7 @@ class Hop:
             run.metadata["http.status_code"] = status
             if status >= 500 and error is None:
                 run.error = f"HTTP {status}"
-            if error is None and run.end_us is None:
-                # finish_run(run, None, {"status_code": status}) without its general cases: the common end.
-                run.outputs = {"status_code": status}
-                now = ids.now_us()
-                run.end_us = now if now >= run.start_us else run.start_us
-                config.record(run)
-                return
-        finish_run(run, None, None if status is None else {"status_code": status}, error)
+        end_run(run, None if status is None else {"status_code": status}, error)
 
 
 # Runtime.remembered holds two generations: when the newer one is full it becomes the older one, and the

@@ -66,7 +66,7 @@ def _store(headers: Any) -> dict[str, tuple[str, str | bytes]] | None:
     if type(headers) is not CaseInsensitiveDict:
         return None
     store = getattr(headers, "_store", None)
-    return store if type(store) is dict else None
+    return store if isinstance(store, dict) else None  # an OrderedDict
 
 
 def _read(request: requests.PreparedRequest) -> Outgoing:
