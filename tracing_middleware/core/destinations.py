@@ -116,7 +116,7 @@ class PropagationTargets:
     treatment; ``public_trace_ids=False``: other hosts get no header at all.
     """
 
-    __slots__ = ("all", "hosts", "host_ports", "suffixes", "prefixes", "internal", "public_trace_ids")
+    __slots__ = ("all", "hosts", "host_ports", "suffixes", "prefixes", "internal", "public_trace_ids", "_named")
 
     def __init__(
         self, patterns: Iterable[str] | None = None, *, internal: bool = True, public_trace_ids: bool = True
@@ -135,6 +135,7 @@ class PropagationTargets:
         self.prefixes: list[str] = []
         for pattern in patterns or ():
             self._add(pattern)
+        self._named = bool(self.hosts or self.host_ports or self.suffixes or self.prefixes)
 
     def _add(self, pattern: object) -> None:
         if not isinstance(pattern, str):
@@ -173,7 +174,7 @@ class PropagationTargets:
 
     def decide(self, scheme: str, host: str, port: int | None, url: str) -> int:
         """``FULL``, ``TRACE_IDS`` or ``NOTHING`` for a request to this URL (``host`` lowercase)."""
-        if self.all or self.named(scheme, host, port, url) or (self.internal and internal_host(host)):
+        if self.all or (self._named and self.named(scheme, host, port, url)) or (self.internal and internal_host(host)):
             return FULL
         if not self.public_trace_ids or well_known_api(host):
             return NOTHING

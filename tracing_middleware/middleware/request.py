@@ -1,4 +1,4 @@
-"""The request-scoped run every inbound adapter shares: begin from headers, end with the response."""
+"""The request-scoped run every inbound adapter shares: started from headers, ended with the response."""
 
 from __future__ import annotations
 
