@@ -23,13 +23,19 @@ def at(ms: float, base: datetime = T0) -> datetime:
 
 
 def child(
-    parent: RunTree, name: str, start_ms: float, end_ms: float | None, run_type: str = "chain", error: str | None = None
+    parent: RunTree,
+    name: str,
+    start_ms: float,
+    end_ms: float | None,
+    run_type: str = "chain",
+    error: str | None = None,
+    base: datetime = T0,
 ) -> RunTree:
-    """A finished child of ``parent`` spanning [start_ms, end_ms] after T0 (``end_ms`` None: still running)."""
+    """A finished child of ``parent`` spanning [start_ms, end_ms] after ``base`` (``end_ms`` None: still running)."""
     run = parent.create_child(name, run_type)
-    run.start_us = datetime_to_us(at(start_ms))  # before its dotted order is first read
+    run.start_us = datetime_to_us(at(start_ms, base))  # before its dotted order is first read
     if end_ms is not None:
-        run.end(error=error, end_time=at(end_ms))
+        run.end(error=error, end_time=at(end_ms, base))
     elif error is not None:
         run.error = error
     return run

@@ -13,7 +13,7 @@ import pytest
 from cli_support import Result, child, cli_env, root, store
 
 import tracing_middleware
-from tracing_middleware.cli_render import cell_width, format_duration
+from tracing_middleware.cli.text import cell_width, format_duration
 
 Cli = Callable[..., Result]
 Spawn = Callable[..., subprocess.Popen[str]]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from cli_support import Result, child, root, store
 
-from tracing_middleware.cli_render import WATERFALL_WIDTH
+from tracing_middleware.cli.render import WATERFALL_WIDTH
 
 Cli = Callable[..., Result]
 BAR = "█"

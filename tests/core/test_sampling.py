@@ -39,7 +39,7 @@ def test_unsampled_traces_propagate_but_are_not_recorded() -> None:
             headers = tm.get_current_run_tree().to_headers()  # type: ignore[union-attr]
         assert root.sampled is False
         assert headers["langsmith-trace"] == root.dotted_order  # context still flows
-        assert headers["traceparent"].endswith("-00")  # and says it was not sampled
+        assert headers["traceparent"].endswith("-02")  # and says it was not sampled (02: random trace id)
         assert memory.runs == []
     finally:
         tm.configure(exporter="none")

@@ -56,8 +56,12 @@ def test_extract_names_the_sender_run_as_remote_parent() -> None:
     assert parent.span_id == int(caller.span_id, 16)
     assert parent.is_remote and parent.trace_flags.sampled
     # The same span the W3C header we send beside it names.
-    w3c = TraceContextTextMapPropagator().extract({"traceparent": caller.to_headers()["traceparent"]})
-    assert _span_context(w3c) == parent
+    w3c = _span_context(TraceContextTextMapPropagator().extract({"traceparent": caller.to_headers()["traceparent"]}))
+    assert (w3c.trace_id, w3c.span_id, w3c.is_remote, w3c.trace_flags.sampled) == (
+        parent.trace_id, parent.span_id, True, True,
+    )  # fmt: skip
+    # Only traceparent can say the trace id is random (level 2); langsmith-trace alone cannot.
+    assert w3c.trace_flags.random_trace_id and not parent.trace_flags.random_trace_id
 
 
 def test_extract_from_the_real_langsmith_sdk(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -66,7 +66,7 @@ def test_transport_sends_headers_naming_a_client_run(echo: str, memory: tm.InMem
     (run,) = memory.by_name(f"GET {host_of(echo)}/items/1")
     assert run.parent_run_id == handler.id and run.trace_id == handler.trace_id
     assert headers["langsmith-trace"] == [run.dotted_order]
-    assert headers["traceparent"] == [f"00-{run.trace_id.replace('-', '')}-{run.span_id}-01"]
+    assert headers["traceparent"] == [f"00-{run.trace_id.replace('-', '')}-{run.span_id}-03"]  # random id, sampled
     assert headers["baggage"] == ["langsmith-project=default"]
     assert run.run_type == "chain"
     assert run.outputs == {"status_code": 200} and run.error is None

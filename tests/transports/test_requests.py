@@ -50,7 +50,7 @@ def test_adapter_sends_headers_naming_a_client_run(echo: str, memory: tm.InMemor
     (run,) = memory.by_name(f"GET {host_of(echo)}/items/1")
     assert run.parent_run_id == handler.id
     assert headers["langsmith-trace"] == [run.dotted_order]
-    assert headers["traceparent"] == [f"00-{run.trace_id.replace('-', '')}-{run.span_id}-01"]
+    assert headers["traceparent"] == [f"00-{run.trace_id.replace('-', '')}-{run.span_id}-03"]  # random id, sampled
     assert headers["baggage"] == ["langsmith-project=default"]
     assert run.outputs == {"status_code": 200}
     assert run.metadata["http.url"] == f"{echo}/items/1?api_key=REDACTED&q=x"

@@ -14,7 +14,10 @@ tracing_middleware even when the caller sent no ``traceparent``, and its outgoin
 
 Extract: the dotted order's first UUID is the trace id (as a 128-bit int), the last segment's UUID
 names the remote parent, whose span id is that UUID's last 8 bytes (the mapping ``traceparent`` and
-the OTLP exporter use), marked remote and sampled. A malformed header leaves the context unchanged.
+the OTLP exporter use), marked remote and sampled. A malformed header, or repeated values that
+disagree, leave the context unchanged. When a ``traceparent`` of the same trace was extracted first
+(``OTEL_PROPAGATORS=tracecontext,baggage,langsmith``), its flags (sampled, the level 2 random-trace-id
+flag) and its ``tracestate`` are kept for the parent, so the W3C propagator sends them on unchanged.
 
 Inject: an OpenTelemetry span has no dotted order, so one is made of two segments: the trace root
 (the trace id as UUID) and the span itself, as a UUID whose first 8 bytes are the trace id's first 8
@@ -64,7 +67,10 @@ _SAMPLED = trace.TraceFlags(trace.TraceFlags.SAMPLED)
 
 
 def _header(carrier: Any, getter: Getter[Any]) -> str | None:
-    """The first ``langsmith-trace`` value, found by any letter case; None when absent or unreadable."""
+    """The ``langsmith-trace`` value, found by any letter case; None when absent, unreadable or ambiguous.
+
+    Repeated values that disagree make the header ambiguous, as in the middleware: it is ignored.
+    """
     try:
         values = getter.get(carrier, TRACE)
         if not values:
@@ -74,8 +80,12 @@ def _header(carrier: Any, getter: Getter[Any]) -> str | None:
         return None
     if not values:
         return None
-    value = values[0] if isinstance(values, (list, tuple)) else values
-    return value if isinstance(value, str) else None
+    if not isinstance(values, (list, tuple)):
+        values = [values]
+    first = values[0]
+    if not isinstance(first, str) or any(value != first for value in values[1:]):
+        return None
+    return first
 
 
 def _segment(start_us: int, run_uuid: str) -> str:
@@ -104,7 +114,13 @@ class LangSmithPropagator(TextMapPropagator):
         span_id = int(span_id_of(parsed.run_id), 16)
         if not trace_id or not span_id:
             return context
-        parent = trace.SpanContext(trace_id, span_id, is_remote=True, trace_flags=_SAMPLED)
+        flags, state = _SAMPLED, None
+        known = trace.get_current_span(context).get_span_context()
+        if known.is_valid and known.is_remote and known.trace_id == trace_id:
+            # A traceparent of the same trace was read first (tracecontext before langsmith): its
+            # flags (sampled, level 2 random) and its tracestate still hold for this parent.
+            flags, state = known.trace_flags, known.trace_state
+        parent = trace.SpanContext(trace_id, span_id, is_remote=True, trace_flags=flags, trace_state=state)
         context = trace.set_span_in_context(trace.NonRecordingSpan(parent), context)
         return set_value(_RECEIVED, parsed.dotted_order, context)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import collections
 import itertools
-import logging
 import os
 import signal
 import threading
@@ -23,11 +22,12 @@ from typing import Any
 
 from tracing_middleware.core.context import suppress_tracing
 from tracing_middleware.core.pipeline import Exporter, FailureLog
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.run_tree import RunTree
 
 __all__ = ["BatchProcessor"]
 
-logger = logging.getLogger("tracing_middleware.export")
+logger = get_logger("tracing_middleware.export")
 _live: weakref.WeakSet[BatchProcessor] = weakref.WeakSet()
 
 

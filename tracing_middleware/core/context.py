@@ -40,11 +40,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.run_tree import RunTree
 
 __all__ = [
@@ -84,7 +84,7 @@ _STATE: contextvars.ContextVar[TracingState] = contextvars.ContextVar("tracing_m
 _state_get = _STATE.get
 _state_set = _STATE.set
 _state_reset = _STATE.reset
-logger = logging.getLogger("tracing_middleware.context")
+logger = get_logger("tracing_middleware.context")
 
 
 class Bridge:

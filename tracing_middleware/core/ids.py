@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-__all__ = ["new_id", "now_us", "format_ts", "us_to_datetime", "datetime_to_us"]
+__all__ = ["new_id", "new_trace_id", "RANDOM_TRACE_BITS", "now_us", "format_ts", "us_to_datetime", "datetime_to_us"]
 
 
 def now_us() -> int:
@@ -56,6 +56,23 @@ def _pick() -> Callable[[], str]:
 
 new_id: Callable[[], str] = _pick()
 """Return a new UUIDv7 as a lowercase canonical string."""
+
+RANDOM_TRACE_BITS = 56
+"""How many of a new trace id's rightmost bits are uniformly random (W3C level 2: at least 7 bytes)."""
+
+
+def new_trace_id() -> str:
+    """A new UUIDv7 for a run that starts a trace, its rightmost 7 bytes uniformly (pseudo-)random.
+
+    ``new_id``'s generator may keep a counter in the low bits (``uuid_utils``, like LangSmith's own
+    ``uuid7``, counts in bits 32-61 within a millisecond), which W3C Trace Context level 2 does not
+    allow under the random-trace-id flag. A trace root replaces those 56 bits with fresh random bits:
+    it stays a valid UUIDv7 (version, variant and millisecond untouched); only its in-millisecond
+    order against other roots is given up, which nothing depends on (traces are ordered by time).
+    """
+    # The low 56 bits are the last 14 hex digits: 2 ending the fourth group, the 12 of the fifth.
+    low = f"{random.getrandbits(RANDOM_TRACE_BITS):014x}"
+    return f"{new_id()[:21]}{low[:2]}-{low[2:]}"
 
 
 _second_cache: tuple[int, str] = (-1, "")  # runs cluster in time: reuse the "YYYYMMDDTHHMMSS" prefix

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.run_tree import RunTree
 
 __all__ = ["Exporter", "Processor", "SimpleProcessor", "FailureLog"]
 
-logger = logging.getLogger("tracing_middleware.export")
+logger = get_logger("tracing_middleware.export")
 
 
 @runtime_checkable

@@ -35,8 +35,8 @@ _new = object.__new__
 def _fill(
     run: RunTree, run_id: str, trace_id: str, parent_run_id: str | None, name: str, run_type: str, start_us: int,
     inputs: dict[str, Any], tags: list[str], metadata: dict[str, Any], project_name: str | None,
-    sampled: bool | None, tracestate: str | None, otel_parent_span_id: str | None, remote_span_id: str | None,
-    order: str | None, parent_order: str | None,
+    sampled: bool | None, tracestate: str | None, trace_random: bool, forwarded_baggage: str | None,
+    otel_parent_span_id: str | None, remote_span_id: str | None, order: str | None, parent_order: str | None,
 ) -> None:  # fmt: skip
     """Every slot of a new run, taken as given: the one constructor path of all four ways to make one.
 
@@ -58,6 +58,8 @@ def _fill(
     run.events = []
     run.sampled = sampled  # None: not decided yet (start_run decides by trace id)
     run.tracestate = tracestate
+    run.trace_random = trace_random  # W3C level 2: we made the trace id, its low 7 bytes are random
+    run.forwarded_baggage = forwarded_baggage  # other vendors' baggage members received upstream
     run.otel_parent_span_id = otel_parent_span_id
     run._remote_span_id = remote_span_id
     run._order = order
@@ -78,6 +80,7 @@ class RunTree:
         "end_us",
         "error",
         "events",
+        "forwarded_baggage",
         "id",
         "inputs",
         "metadata",
@@ -91,6 +94,7 @@ class RunTree:
         "start_us",
         "tags",
         "trace_id",
+        "trace_random",
         "tracestate",
     )  # fmt: skip
 
@@ -110,6 +114,8 @@ class RunTree:
     events: list[dict[str, Any]]
     sampled: bool | None
     tracestate: str | None
+    trace_random: bool
+    forwarded_baggage: str | None
     otel_parent_span_id: str | None
     _remote_span_id: str | None
     _order: str | None
@@ -128,12 +134,12 @@ class RunTree:
         start_time: datetime | None = None,
     ) -> None:
         """A new root run (use ``create_child`` for a child, ``from_headers`` for a remote parent)."""
-        run_id = str(id).lower() if id is not None else ids.new_id()
+        run_id = str(id).lower() if id is not None else ids.new_trace_id()
         _fill(
             self, run_id, run_id, None, name, check_run_type(run_type),
             ids.datetime_to_us(start_time) if start_time is not None else ids.now_us(),
             inputs if inputs is not None else {}, list(tags) if tags else [], dict(metadata) if metadata else {},
-            project_name, None, None, None, None, None, None,
+            project_name, None, None, id is None, None, None, None, None, None,
         )  # fmt: skip
 
     @classmethod
@@ -149,11 +155,12 @@ class RunTree:
     ) -> RunTree:
         """``RunTree(name, run_type, inputs=..., ...)`` for the hot path: positional, no datetime handling."""
         run = _new(cls)
-        run_id = str(run_id).lower() if run_id is not None else ids.new_id()
+        new_id = str(run_id).lower() if run_id is not None else ids.new_trace_id()
         _fill(
-            run, run_id, run_id, None, name, run_type if run_type == "chain" else check_run_type(run_type),
+            run, new_id, new_id, None, name, run_type if run_type == "chain" else check_run_type(run_type),
             ids.now_us(), inputs if inputs is not None else {}, list(tags) if tags else [],
-            dict(metadata) if metadata else {}, project_name, None, None, None, None, None, None,
+            dict(metadata) if metadata else {}, project_name, None, None, run_id is None, None, None, None, None,
+            None,
         )  # fmt: skip
         return run
 
@@ -181,7 +188,8 @@ class RunTree:
             inputs if inputs is not None else {},
             own_tags + [t for t in tags if t not in own_tags] if tags else list(own_tags),
             {**self.metadata, **metadata} if metadata else dict(self.metadata), project_name or self.project_name,
-            self.sampled, self.tracestate, self._remote_span_id, None, None, self._order or self.dotted_order,
+            self.sampled, self.tracestate, self.trace_random, self.forwarded_baggage, self._remote_span_id, None,
+            None, self._order or self.dotted_order,
         )  # fmt: skip
         return child
 
@@ -254,6 +262,7 @@ class RunTree:
             self._order or self.dotted_order, self.trace_id, self._remote_span_id or traceparent.span_id_of(self.id),
             self.metadata, self.tags, self.project_name,
             w3c=_rt.current.emit_w3c if w3c is None else w3c, sampled=self.sampled, tracestate=self.tracestate,
+            random=self.trace_random, forwarded=self.forwarded_baggage,
         )  # fmt: skip
 
     @classmethod
@@ -276,8 +285,8 @@ class RunTree:
         run = _new(cls)
         _fill(
             run, remote.run_id, remote.trace_id, remote.parent_run_id, "parent", "chain", remote.start_us, {},
-            remote.tags, remote.metadata, remote.project_name, remote.sampled, remote.tracestate, None,
-            remote.otel_span_id, remote.dotted_order, None,
+            remote.tags, remote.metadata, remote.project_name, remote.sampled, remote.tracestate, remote.random,
+            remote.baggage, None, remote.otel_span_id, remote.dotted_order, None,
         )  # fmt: skip
         return run
 

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import IO
 
 import tracing_middleware as tm
-from tracing_middleware.cli_output import Printer
-from tracing_middleware.cli_render import render_trace
+from tracing_middleware.cli.output import Printer
+from tracing_middleware.cli.render import render_trace
+from tracing_middleware.core.printable import printable
 from tracing_middleware.exporters.sqlite import SQLiteExporter, TraceStore, default_path
 
 __all__ = ["run_demo"]
@@ -114,7 +115,7 @@ def run_demo(out: Printer, db: str | None = None, timeout_s: float = 30.0) -> in
         except (RuntimeError, OSError) as error:
             logs.seek(0)
             tail = logs.read().decode(errors="replace")[-2000:]
-            print(f"demo failed: {error}\n{tail}", file=sys.stderr)
+            print(printable(f"demo failed: {error}\n{tail}", keep="\n"), file=sys.stderr)  # services' logs: escaped
             return 1
     trace_id = str(result.pop("trace_id"))
     with TraceStore(path) as store:

@@ -19,7 +19,6 @@ and the ingestion URL is registered with ``tracing_middleware.transports.exclude
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 from tracing_middleware.core.config import get_settings
 from tracing_middleware.core.pipeline import FailureLog
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.exporters.serialize import safe_text, to_jsonable
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LangSmithExporter", "LangSmithExportError"]
 
-logger = logging.getLogger("tracing_middleware.export")
+logger = get_logger("tracing_middleware.export")
 _NAME_LIMIT = 1024
 _TIMEOUT_MS = (5_000, 30_000)  # connect, read: a hung backend must not hold the worker for minutes
 

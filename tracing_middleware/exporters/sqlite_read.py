@@ -21,6 +21,15 @@ __all__ = ["StoreError", "StoredRun", "TraceStore", "TraceSummary"]
 
 _SELECT = f"SELECT rowid, {', '.join(COLUMNS)} FROM runs"
 _HEX32 = re.compile(r"[0-9a-f]{32}")
+_LIKE_SPECIAL = re.compile(r"[\\%_]")
+
+
+def _contains(text: str, part: str) -> bool:
+    """``part`` in ``text``, ASCII letters in any case: what SQLite's LIKE matches."""
+    return part.translate(_ASCII_LOWER) in text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _decode(text: str | None) -> Any:
@@ -121,11 +130,18 @@ class TraceSummary:
     error_count: int = 0
     start_us: int = 0
     end_us: int = 0
+    root_parent_id: str | None = None
+    unfinished_count: int = 0
 
     @property
     def duration_us(self) -> int:
         """From the first run's start to the last run's end."""
         return self.end_us - self.start_us
+
+    @property
+    def in_progress(self) -> bool:
+        """The trace's root run is not stored yet (its top stored run has a parent), or a run is unfinished."""
+        return self.root_parent_id is not None or self.unfinished_count > 0
 
 
 def _positive(name: str, value: Any) -> int:
@@ -180,11 +196,14 @@ class TraceStore:
         since_us: int | None = None,
         until_us: int | None = None,
         limit: int = 50,
+        *,
+        name_contains: str | None = None,
     ) -> list[TraceSummary]:
         """The ``limit`` most recently active traces that match, newest start first.
 
         ``project``/``service``: some run of the trace has it. ``root_name``: the trace's root run has
-        that name. ``errors_only``: some run failed. ``since_us``/``until_us``: the trace started in
+        that name. ``name_contains``: the root run's name holds this text (ASCII letters in any case).
+        ``errors_only``: some run failed. ``since_us``/``until_us``: the trace started in
         ``[since_us, until_us)`` (epoch microseconds).
         """
         limit = _positive("limit", limit)
@@ -195,6 +214,9 @@ class TraceStore:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if name_contains is not None:
+            where.append("name LIKE ? ESCAPE '\\'")
+            params.append("%" + _LIKE_SPECIAL.sub(r"\\\g<0>", name_contains) + "%")
         if errors_only:
             where.append("error IS NOT NULL")
         if since_us is not None:
@@ -218,6 +240,8 @@ class TraceStore:
                 summary = self._summary(trace_id)
                 if summary is None or (root_name is not None and summary.root_name != root_name):
                     continue
+                if name_contains is not None and not _contains(summary.root_name, name_contains):
+                    continue
                 if (since_us is not None and summary.start_us < since_us) or (
                     until_us is not None and summary.start_us >= until_us
                 ):
@@ -232,23 +256,25 @@ class TraceStore:
         return found
 
     def _summary(self, trace_id: str) -> TraceSummary | None:
-        count, start, end, errors = self._conn.execute(
-            "SELECT COUNT(*), MIN(start_us), MAX(COALESCE(end_us, start_us)), SUM(error IS NOT NULL)"
-            " FROM runs WHERE trace_id = ?",
+        count, start, end, errors, unfinished = self._conn.execute(
+            "SELECT COUNT(*), MIN(start_us), MAX(COALESCE(end_us, start_us)), SUM(error IS NOT NULL),"
+            " SUM(end_us IS NULL) FROM runs WHERE trace_id = ?",
             (trace_id,),
         ).fetchone()
         if not count:
             return None
         root = self._conn.execute(
-            "SELECT name, project FROM runs WHERE trace_id = ? ORDER BY depth, start_us LIMIT 1", (trace_id,)
+            "SELECT name, project, parent_run_id FROM runs WHERE trace_id = ? ORDER BY depth, start_us LIMIT 1",
+            (trace_id,),
         ).fetchone()
         services = self._conn.execute(
             "SELECT DISTINCT service FROM runs WHERE trace_id = ? AND service IS NOT NULL ORDER BY service",
             (trace_id,),
         ).fetchall()
         return TraceSummary(
-            trace_id, root[0], root[1], [s for (s,) in services], int(count), int(errors or 0), int(start), int(end)
-        )
+            trace_id, root[0], root[1], [s for (s,) in services], int(count), int(errors or 0), int(start), int(end),
+            root[2], int(unfinished or 0),
+        )  # fmt: skip
 
     def resolve_trace_id(self, trace_id: str) -> str | None:
         """The full trace id for a full id, a 32-hex W3C trace id or a unique prefix; None if none matches."""

@@ -7,12 +7,12 @@ sets on the very scope dict the middleware passed in.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from tracing_middleware.core import config
 from tracing_middleware.core.context import current_state, enter_state, exit_run
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
 from tracing_middleware.middleware.request import ROUTE_KEY, SCOPE_KEY, RequestRun, instrument_outbound_once, needs_info
 
@@ -24,7 +24,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-logger = logging.getLogger("tracing_middleware.asgi")
+logger = get_logger("tracing_middleware.asgi")
 
 _TRACED = frozenset({"http", "websocket"})
 # Messages after which no more response is sent: the run ends once they went out.

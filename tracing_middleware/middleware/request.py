@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
@@ -10,6 +9,7 @@ from tracing_middleware.core import config
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.context import RunToken, TracingState, current_state, enter_state, exit_run
 from tracing_middleware.core.lifecycle import end_run, new_run
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
 from tracing_middleware.core.run_tree import RunTree
@@ -25,7 +25,7 @@ __all__ = [
     "ERROR_KEY",
 ]
 
-logger = logging.getLogger("tracing_middleware.middleware")
+logger = get_logger("tracing_middleware.middleware")
 
 SCOPE_KEY = "tracing_middleware.run"
 """Where the request run is kept: an ASGI scope key / WSGI environ key (also marks a traced request)."""

@@ -13,12 +13,12 @@ from the public internet, set a trust policy (``trusted_networks``, ``shared_sec
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tracing_middleware.core import config
 from tracing_middleware.core.context import current_state, enter_state, exit_run
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.middleware.environ import reported_error, request_info, wsgi_text
 from tracing_middleware.middleware.options import options_from
 from tracing_middleware.middleware.request import (
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["WSGITracingMiddleware", "TracedBody"]
 
 
-logger = logging.getLogger("tracing_middleware.wsgi")
+logger = get_logger("tracing_middleware.wsgi")
 
 
 def _status_code(status: str) -> int | None:

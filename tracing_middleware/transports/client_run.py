@@ -18,7 +18,6 @@ an explicit ``TracingTransport``/``TracingAdapter`` leaves the work to it, so it
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -28,6 +27,7 @@ from tracing_middleware.core import destinations as _targets
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.context import current_state
 from tracing_middleware.core.lifecycle import end_run, new_run
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation import baggage
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT, TRACESTATE
 from tracing_middleware.core.run_tree import RunTree
@@ -35,7 +35,7 @@ from tracing_middleware.transports.options import Options
 
 __all__ = ["Hop", "Outgoing", "Switch", "apply", "prepare", "start_hop"]
 
-logger = logging.getLogger("tracing_middleware.transports")
+logger = get_logger("tracing_middleware.transports")
 
 _MAX_REMEMBERED = 4096
 # Query parameters whose names contain one of these are recorded as REDACTED in ``http.url``.

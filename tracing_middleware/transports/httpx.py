@@ -17,19 +17,19 @@ The classes derive from the byte-stream and transport bases of every installed m
 from __future__ import annotations
 
 import importlib
-import logging
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tracing_middleware.core.context import current_parent
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.transports import client_run
 from tracing_middleware.transports.client_run import Hop, Outgoing, Switch
 from tracing_middleware.transports.options import Options, global_options, make_override, options_for
 
 __all__ = ["TracingTransport", "AsyncTracingTransport", "patch_points", "MODULES"]
 
-logger = logging.getLogger("tracing_middleware.transports")
+logger = get_logger("tracing_middleware.transports")
 
 
 def _load_modules() -> tuple[types.ModuleType, ...]:

@@ -15,18 +15,18 @@ and ``traceparent``, under a client run of its own (see ``tracing_middleware.tra
 from __future__ import annotations
 
 import importlib
-import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from tracing_middleware.core.destinations import PropagationTargets
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.transports.client_run import Switch
 from tracing_middleware.transports.options import Options, as_targets, set_global_options
 
 __all__ = ["instrument", "uninstrument", "instrumented"]
 
-logger = logging.getLogger("tracing_middleware.transports")
+logger = get_logger("tracing_middleware.transports")
 
 _LIBRARIES = {"httpx": "tracing_middleware.transports.httpx", "requests": "tracing_middleware.transports.requests"}
 

@@ -18,7 +18,6 @@ context manager (``with session.get(url, stream=True) as response:``) or call ``
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,13 +32,14 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from tracing_middleware.core.context import current_parent
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.transports import client_run
 from tracing_middleware.transports.client_run import Hop, Outgoing, Switch
 from tracing_middleware.transports.options import Options, global_options, make_override, options_for
 
 __all__ = ["TracingAdapter", "patch_points"]
 
-logger = logging.getLogger("tracing_middleware.transports")
+logger = get_logger("tracing_middleware.transports")
 
 
 _READ = ("baggage", "langsmith-trace", "authorization")

@@ -3,7 +3,11 @@
 LangSmith writes ``langsmith-metadata`` (percent-encoded compact JSON object), ``langsmith-tags``
 (percent-encoded comma-joined list) and ``langsmith-project``. Python's SDK encodes with
 ``urllib.parse.quote``, JavaScript's with ``encodeURIComponent``; ``unquote`` reads both. A bad member
-costs only itself; members of other vendors are kept when ours are written.
+costs only itself.
+
+Other vendors' members (``baggage_members``) follow the W3C Baggage Recommendation and are passed
+on byte for byte, from the received header to our outgoing calls and from a request's own
+``baggage`` when we add ours.
 
 A tag that contains ``,`` is split in two on the wire, as in both LangSmith SDKs.
 """
@@ -12,11 +16,20 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from datetime import date, datetime, time
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote
 
+from tracing_middleware.core.propagation.baggage_members import (
+    METADATA,
+    OURS,
+    PROJECT,
+    TAGS,
+    foreign,
+    merge,
+    split_members,
+    valid_member,
+)
 from tracing_middleware.core.propagation.limits import (
     MAX_BAGGAGE_HEADER,
     MAX_JSON_DEPTH,
@@ -28,11 +41,7 @@ from tracing_middleware.core.propagation.limits import (
     reject,
 )
 
-METADATA = "langsmith-metadata"
-TAGS = "langsmith-tags"
-PROJECT = "langsmith-project"
-# Ours to replace when writing; langsmith-replicas/-address of other SDK versions are read as foreign.
-OURS = (METADATA, TAGS, PROJECT)
+__all__ = ["Baggage", "EMPTY", "OURS", "encode", "foreign", "merge", "parse", "split_members", "valid_member"]
 
 
 class Baggage(NamedTuple):
@@ -141,17 +150,6 @@ def _project(raw: str) -> tuple[str | None, str | None]:
     return name, None
 
 
-def split_members(header: str) -> list[tuple[str, str]]:
-    """``(key, raw member)`` for each list member, properties kept in the raw member; blanks dropped."""
-    members = []
-    for member in header.split(","):
-        member = member.strip()
-        if member:
-            key = member.split("=", 1)[0].strip()
-            members.append((key, member))
-    return members
-
-
 def parse(values: list[str]) -> Baggage:
     """Read LangSmith's members from every ``baggage`` value (repeats are one list); never raises.
 
@@ -225,32 +223,3 @@ def encode(metadata: dict[str, Any] | None, tags: list[str] | None, project_name
     if project_name:
         items.append(f"{PROJECT}={_quote(project_name)}")
     return ",".join(items)
-
-
-_ESCAPED = re.compile(r"[^%]*(?:%[0-9A-Fa-f]{2}[^%]*)*")
-
-
-def _well_formed(member: str) -> bool:
-    """A W3C ``key=value`` member whose value decodes: LangSmith's parsers give up on the whole header otherwise."""
-    key, eq, rest = member.partition("=")
-    value = rest.split(";", 1)[0].strip()
-    if not key.strip() or not eq or _ESCAPED.fullmatch(value) is None:
-        return False
-    try:
-        unquote(value, errors="strict")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def merge(existing: list[str], ours: str) -> str:
-    """One baggage value: the other vendors' well-formed members of ``existing``, then ours."""
-    kept = [
-        member
-        for values in existing
-        for key, member in split_members(values)
-        if key not in OURS and _well_formed(member)
-    ]
-    if ours:
-        kept.append(ours)
-    return ",".join(kept)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from tracing_middleware.core.ids import format_ts, now_us
-from tracing_middleware.core.propagation import baggage, dotted_order, traceparent
+from tracing_middleware.core.propagation import baggage, dotted_order, traceparent, tracestate
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT, TRACESTATE, Found
 from tracing_middleware.core.propagation.limits import reject
 
@@ -24,6 +24,8 @@ class RemoteParent(NamedTuple):
     otel_span_id: str | None  # set when the caller spoke only W3C: its span is not a run of ours
     sampled: bool | None  # the caller's W3C sampled flag; None when it sent none
     tracestate: str | None
+    random: bool  # the caller's W3C random-trace-id flag (level 2), for the trace we continue
+    baggage: str | None  # the other vendors' baggage members, to pass downstream
 
 
 def _single(values: list[str] | None, what: str) -> str | None:
@@ -37,19 +39,39 @@ def _single(values: list[str] | None, what: str) -> str | None:
     return first
 
 
+def _unfolded(values: list[str] | None) -> list[str] | None:
+    """``traceparent`` values with the ones a server folded into one field (``a, b``) split apart.
+
+    A ``traceparent`` never holds a comma, so a folded value is two headers: the rule for repeats
+    then applies alike on servers that keep repeats (uvicorn) and on those that join them (gunicorn).
+    """
+    if not values or not any("," in value for value in values):
+        return values
+    return [part.strip(" \t") for value in values for part in value.split(",")]
+
+
 def remote_parent(found: Found) -> RemoteParent | None:
-    """The caller's run from headers read off a carrier; None for no (valid) parent. Never raises."""
-    state = traceparent.clean_tracestate(found.get(TRACESTATE, []))
-    w3c_value = _single(found.get(TRACEPARENT), "traceparent")
+    """The caller's run from headers read off a carrier; None for no (valid) parent. Never raises.
+
+    ``tracestate`` and the W3C flags count only with a valid ``traceparent`` of the trace we continue:
+    the specification forbids reading ``tracestate`` without one, and a ``traceparent`` of another
+    trace than ``langsmith-trace`` names is a restart on the W3C side.
+    """
+    w3c_value = _single(_unfolded(found.get(TRACEPARENT)), "traceparent")
     w3c = traceparent.parse(w3c_value) if w3c_value is not None else None
     trace_value = _single(found.get(TRACE), "langsmith-trace")
     order = dotted_order.parse(trace_value) if trace_value is not None else None
     if order is None and w3c is None:
         return None
     bag = baggage.parse(found.get(BAGGAGE, []))
-    sampled = w3c.sampled if w3c is not None else None
+    others = baggage.foreign(found.get(BAGGAGE, []))
     if order is not None:  # langsmith-trace wins over traceparent when both are valid
-        return RemoteParent(*order, bag.metadata, bag.tags, bag.project_name, None, sampled, state)
+        if w3c is not None and w3c.trace_id != traceparent.uuid_to_hex(order.trace_id):
+            w3c = None
+        sampled = w3c.sampled if w3c is not None else None
+        state = tracestate.clean(found.get(TRACESTATE, [])) if w3c is not None else None
+        random = w3c is not None and w3c.random
+        return RemoteParent(*order, bag.metadata, bag.tags, bag.project_name, None, sampled, state, random, others)
     assert w3c is not None
     # A W3C-only caller (an OpenTelemetry service): its trace becomes ours, with a placeholder root
     # run whose id is the trace UUID; our run records the caller's span id so the spans link in OTLP.
@@ -57,7 +79,8 @@ def remote_parent(found: Found) -> RemoteParent | None:
     start = now_us()
     return RemoteParent(
         format_ts(start) + trace_id, trace_id, trace_id, None, start,
-        bag.metadata, bag.tags, bag.project_name, w3c.span_id, w3c.sampled, state,
+        bag.metadata, bag.tags, bag.project_name, w3c.span_id, w3c.sampled,
+        tracestate.clean(found.get(TRACESTATE, [])), w3c.random, others,
     )  # fmt: skip
 
 
@@ -72,14 +95,22 @@ def outgoing(
     w3c: bool,
     sampled: bool | None,
     tracestate: str | None,
+    random: bool = False,
+    forwarded: str | None = None,
 ) -> dict[str, str]:
-    """The headers a run sends downstream, lowercase names."""
+    """The headers a run sends downstream, lowercase names.
+
+    ``random``: the trace id's rightmost 7 bytes are random (level 2 flag); ``forwarded``: other
+    vendors' baggage members received upstream, sent before ours.
+    """
     headers = {TRACE: order}
     bag = baggage.encode(metadata, tags, project_name)
+    if forwarded:
+        bag = baggage.merge([forwarded], bag)
     if bag:
         headers[BAGGAGE] = bag
     if w3c:
-        headers[TRACEPARENT] = traceparent.format_traceparent(trace_id, span_id, sampled is not False)
+        headers[TRACEPARENT] = traceparent.format_traceparent(trace_id, span_id, sampled is not False, random)
         if tracestate:
             headers[TRACESTATE] = tracestate
     return headers

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 
 from tracing_middleware.core import runtime as _rt
+from tracing_middleware.core.printable import get_logger
 
 MAX_TRACE_HEADER = 12_000  # about 200 dotted-order segments
 MAX_SEGMENTS = 200
-MAX_BAGGAGE_HEADER = 8192  # the W3C baggage limit
+MAX_BAGGAGE_HEADER = 8192  # W3C Baggage: at least 8192 bytes and 64 members are propagated
+MAX_BAGGAGE_MEMBERS = 64
 MAX_METADATA_JSON = 4096
 MAX_JSON_DEPTH = 8
 MAX_TAGS = 64
 MAX_TAG_LENGTH = 256
 MAX_PROJECT_LENGTH = 256
 MAX_TRACEPARENT = 512
-MAX_TRACESTATE = 512
+# A valid tracestate has at most 32 members of up to 513 characters (plus separators and whitespace);
+# a longer header is not read at all.
+MAX_TRACESTATE = 20_000
 
-logger = logging.getLogger("tracing_middleware.propagation")
+logger = get_logger("tracing_middleware.propagation")
 _LOG_INTERVAL_S = 60.0
 
 

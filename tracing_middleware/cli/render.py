@@ -1,25 +1,31 @@
-"""Output of the command line: the trace tree with its waterfall, the trace list, tail lines, JSON lines.
+"""The command line's layouts: the trace tree with its waterfall, the trace list, tail lines.
 
 Every layout is built once as lines of styled segments; ``Printer`` writes them either as plain text (styles
-dropped) or through ``rich`` (styles applied), so both outputs have the same columns.
+dropped) or through ``rich`` (styles applied), so both outputs have the same columns. Stored strings are
+passed through ``shown`` before they are measured: a run name's control characters appear escaped.
 """
 
 from __future__ import annotations
 
-import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
 
+from tracing_middleware.cli.text import (
+    UNICODE,
+    Glyphs,
+    cell_width,
+    clip_left,
+    first_line,
+    fit,
+    format_duration,
+    format_local,
+    shown,
+)
 from tracing_middleware.exporters.sqlite_read import StoredRun
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = [
-    "ASCII", "Glyphs", "Line", "TreeRow", "WATERFALL_WIDTH", "bar_span", "cell_width", "format_duration",
-    "format_local", "glyphs_for", "render_table", "render_trace", "tail_line", "tree_rows",
+    "Line", "Segment", "TreeRow", "WATERFALL_WIDTH", "bar_span", "render_table", "render_trace", "root_missing",
+    "tail_line", "tree_rows",
 ]  # fmt: skip
 
 WATERFALL_WIDTH = 40
@@ -27,6 +33,7 @@ MAX_NAME_WIDTH = 56
 MAX_ERROR_WIDTH = 100
 MIN_LABEL_WIDTH = 16
 MAX_CELL_WIDTH = 48
+IN_PROGRESS = "in progress"
 
 Segment = tuple[str, str]  # (text, style); the style is a rich style string, "" for none
 Line = list[Segment]
@@ -35,96 +42,6 @@ TYPE_STYLES = {
     "chain": "blue", "llm": "magenta", "tool": "yellow", "retriever": "green",
     "embedding": "cyan", "prompt": "bright_blue", "parser": "bright_black",
 }  # fmt: skip
-
-
-class Glyphs(NamedTuple):
-    """The characters used for tree guides, bars and the error marker."""
-
-    branch: str
-    last: str
-    pipe: str
-    bar: str
-    error: str
-    ellipsis: str
-
-
-UNICODE = Glyphs(branch="├─ ", last="└─ ", pipe="│  ", bar="█", error="✗", ellipsis="…")
-ASCII = Glyphs(branch="|- ", last="`- ", pipe="|  ", bar="#", error="!", ellipsis="~")
-
-
-def glyphs_for(encoding: str | None) -> Glyphs:
-    """Unicode glyphs when the output encoding can write them, ASCII otherwise."""
-    try:
-        "".join(UNICODE).encode(encoding or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return ASCII
-    return UNICODE
-
-
-# -- text measures ------------------------------------------------------------------------------------
-
-
-def cell_width(text: str) -> int:
-    """Terminal cells ``text`` takes: wide East Asian characters take two, combining marks none."""
-    width = 0
-    for char in text:
-        if unicodedata.combining(char):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width
-
-
-def fit(text: str, width: int, ellipsis: str, *, right: bool = False) -> str:
-    """``text`` cut to ``width`` cells (ending in ``ellipsis`` when cut) and padded to exactly ``width``."""
-    if cell_width(text) > width:
-        kept, used = [], 0
-        for char in text:
-            used += cell_width(char)
-            if used > width - 1:
-                break
-            kept.append(char)
-        text = "".join(kept) + ellipsis
-    pad = " " * (width - cell_width(text))
-    return pad + text if right else text + pad
-
-
-def clip_left(guides: str, width: int, ellipsis: str) -> str:
-    """Tree guides (single-cell characters) cut on the left to at most ``width``, marked by ``ellipsis``."""
-    return guides if len(guides) <= width else ellipsis + guides[len(guides) - width + 1 :]
-
-
-def format_duration(us: int | None) -> str:
-    """A short human duration: ``850us``, ``12.3ms``, ``1.24s``, ``2m05s``; ``running`` for None."""
-    if us is None:
-        return "running"
-    if us < 1_000:
-        return f"{us}us"
-    if us < 1_000_000:
-        return f"{us / 1_000:.1f}ms"
-    if us < 60_000_000:
-        return f"{us / 1_000_000:.2f}s"
-    minutes, seconds = divmod(us // 1_000_000, 60)
-    return f"{minutes}m{seconds:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
-
-
-def format_local(us: int, *, precise: bool = False) -> str:
-    """Epoch microseconds as local time, ``YYYY-MM-DD HH:MM:SS`` (``HH:MM:SS.mmm`` when ``precise``)."""
-    secs, frac = divmod(us, 1_000_000)
-    local = time.localtime(secs)
-    if precise:
-        return time.strftime("%H:%M:%S", local) + f".{frac // 1000:03d}"
-    return time.strftime("%Y-%m-%d %H:%M:%S", local)
-
-
-def first_line(text: str) -> str:
-    """The first non-blank line of ``text``, stripped."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-# -- the tree -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -142,11 +59,23 @@ def _ancestors(dotted_order: str) -> list[str]:
     return [segment[-36:].lower() for segment in reversed(dotted_order.split(".")[:-1])]
 
 
-def tree_rows(runs: Sequence[StoredRun], glyphs: Glyphs = UNICODE) -> list[TreeRow]:
+def root_missing(runs: Sequence[StoredRun]) -> str | None:
+    """The id of the parent the trace's top stored run waits for, when the trace's root is not stored yet."""
+    if not runs or any(run.parent_run_id is None for run in runs):
+        return None
+    ids = {run.id for run in runs}
+    for run in sorted(runs, key=lambda run: (run.dotted_order.count("."), run.start_us)):
+        if run.parent_run_id not in ids:
+            return run.parent_run_id
+    return None
+
+
+def tree_rows(runs: Sequence[StoredRun], glyphs: Glyphs = UNICODE, *, nested: bool = False) -> list[TreeRow]:
     """Runs in tree order: each parent before its children, siblings by start time.
 
     A run whose parent is not among ``runs`` hangs under its nearest ancestor that is (read from its dotted
-    order), or becomes a top-level row.
+    order), or becomes a top-level row. ``nested``: top-level rows are drawn as children of a row above
+    them (the placeholder of a root that is not stored yet).
     """
     by_id = {run.id: run for run in runs}
     children: dict[str | None, list[StoredRun]] = {}
@@ -160,12 +89,15 @@ def tree_rows(runs: Sequence[StoredRun], glyphs: Glyphs = UNICODE) -> list[TreeR
 
     rows: list[TreeRow] = []
     seen: set[str] = set()
+    top = 1 if nested else 0
     # Explicit stack: traces can be deeper than Python's recursion limit. Items: (run, depth, guides, is_last).
     tops = children.get(None, [])
-    stack: list[tuple[StoredRun, int, str, bool]] = [(run, 0, "", True) for run in reversed(tops)]
+    stack: list[tuple[StoredRun, int, str, bool]] = [
+        (run, top, "", index == 0) for index, run in enumerate(reversed(tops))
+    ]
     while stack or len(seen) < len(by_id):
         if not stack:  # a cycle of parent links left runs unreached: show them at the top level
-            stack.append((next(run for run in runs if run.id not in seen), 0, "", True))
+            stack.append((next(run for run in runs if run.id not in seen), top, "", True))
         run, depth, guides, is_last = stack.pop()
         if run.id in seen:
             continue
@@ -194,12 +126,25 @@ def bar_span(start_us: int, end_us: int, trace_start_us: int, total_us: int, wid
     return offset, length
 
 
+def status_segments(errors: int, in_progress: bool) -> list[Segment]:
+    """``ok`` / ``N errors`` / ``in progress``, styled (both of the last two when both hold)."""
+    parts: list[Segment] = []
+    if errors:
+        parts.append((f"{errors} error{'s' if errors != 1 else ''}", "bold red"))
+    if in_progress:
+        parts.append((", " if parts else "", ""))
+        parts.append((IN_PROGRESS, "yellow"))
+    return parts or [("ok", "green")]
+
+
 def render_trace(runs: Sequence[StoredRun], glyphs: Glyphs = UNICODE, width: int = WATERFALL_WIDTH) -> list[Line]:
     """A trace as a header, then one row per run: tree, waterfall bar, run type, duration, service.
 
-    A failed run is marked and followed by the first line of its error.
+    A failed run is marked and followed by the first line of its error. When the trace's root run is not
+    stored yet, a placeholder row names the parent that is awaited and the stored runs hang under it.
     """
-    rows = tree_rows(runs, glyphs)
+    waiting_for = root_missing(runs)
+    rows = tree_rows(runs, glyphs, nested=waiting_for is not None)
     if not rows:
         return []
     trace_start = min(run.start_us for run in runs)
@@ -207,22 +152,28 @@ def render_trace(runs: Sequence[StoredRun], glyphs: Glyphs = UNICODE, width: int
     total = trace_end - trace_start
     errors = sum(1 for run in runs if run.error)
     count = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
-    root = rows[0].run
+    top = rows[0].run
+    running = waiting_for is not None or any(run.end_us is None for run in runs)
+    names = {row.run.id: shown(row.run.name) for row in rows}
+    placeholder = None
+    if waiting_for is not None:
+        placeholder = f"{glyphs.ellipsis} root not stored yet (parent {shown(waiting_for)})"
 
     def label(row: TreeRow) -> str:
-        return (f"{glyphs.error} " if row.run.error else "") + row.run.name
+        return (f"{glyphs.error} " if row.run.error else "") + names[row.run.id]
 
-    name_w = min(MAX_NAME_WIDTH, max(cell_width("NAME"), *(len(row.prefix) + cell_width(label(row)) for row in rows)))
+    widest = max(len(row.prefix) + cell_width(label(row)) for row in rows)
+    name_w = min(MAX_NAME_WIDTH, max(cell_width("NAME"), widest))
     # When some row does not fit, the deepest guides are cut on the left so that names stay readable.
     guides_w = name_w if name_w < MAX_NAME_WIDTH else name_w - MIN_LABEL_WIDTH
-    type_w = max(4, *(len(row.run.run_type) for row in rows))
+    type_w = max(4, *(cell_width(shown(row.run.run_type)) for row in rows))
     durations = [format_duration(row.run.duration_us) for row in rows]
     dur_w = max(8, *(len(d) for d in durations))
-    status = f"{errors} error{'s' if errors != 1 else ''}" if errors else "ok"
+    title = names[top.id] if waiting_for is None else f"{glyphs.ellipsis} {names[top.id]}"
     lines: list[Line] = [
-        [("trace ", "bold"), (root.trace_id, "bold cyan"), ("  " + root.name, "bold")],
+        [("trace ", "bold"), (shown(top.trace_id), "bold cyan"), ("  " + title, "bold")],
         [(f"{format_local(trace_start)}  {format_duration(total)}  {count}  ", "dim"),
-         (status, "bold red" if errors else "green")],
+         *status_segments(errors, running)],
         [],
     ]  # fmt: skip
     scale_end = format_duration(total)
@@ -231,6 +182,8 @@ def render_trace(runs: Sequence[StoredRun], glyphs: Glyphs = UNICODE, width: int
         f"{fit('NAME', name_w, glyphs.ellipsis)}  {fit(scale, width, glyphs.ellipsis)}  "
         f"{'TYPE':<{type_w}}  {'DURATION':>{dur_w}}  SERVICE", "bold",
     )])  # fmt: skip
+    if placeholder is not None:
+        lines.append([(placeholder, "yellow")])  # no bar: nothing is known of its timing
     for row, duration in zip(rows, durations, strict=True):
         run = row.run
         offset, length = bar_span(run.start_us, run.end_us or trace_end, trace_start, total, width)
@@ -244,9 +197,9 @@ def render_trace(runs: Sequence[StoredRun], glyphs: Glyphs = UNICODE, width: int
             ("  " + " " * offset, ""),
             (glyphs.bar * length, bar_style),
             (" " * (width - offset - length) + "  ", ""),
-            (f"{run.run_type:<{type_w}}", type_style),
+            (fit(shown(run.run_type), type_w, glyphs.ellipsis), type_style),
             (f"  {duration:>{dur_w}}  ", "yellow" if run.end_us is None else ""),
-            (run.service or "-", "cyan"),
+            (shown(run.service) or "-", "cyan"),
         ])  # fmt: skip
         if run.error:
             message = fit(first_line(run.error), MAX_ERROR_WIDTH, glyphs.ellipsis).rstrip()
@@ -256,15 +209,13 @@ def render_trace(runs: Sequence[StoredRun], glyphs: Glyphs = UNICODE, width: int
     return lines
 
 
-# -- lists ------------------------------------------------------------------------------------------------
-
-
 def render_table(
     headers: Sequence[str], rows: Sequence[Sequence[Segment]], right: frozenset[int], glyphs: Glyphs = UNICODE
 ) -> list[Line]:
     """Aligned columns under bold headers; columns whose index is in ``right`` are right-aligned.
 
     A cell wider than ``MAX_CELL_WIDTH`` is cut, so one long name cannot push the other columns away.
+    Cells are printed as given: the caller passes stored text through ``shown``.
     """
     widths = [cell_width(h) for h in headers]
     for row in rows:
@@ -293,10 +244,10 @@ def tail_line(run: StoredRun, glyphs: Glyphs = UNICODE) -> Line:
     depth = run.dotted_order.count(".")
     line: Line = [
         (format_local(run.end_us or run.start_us, precise=True) + "  ", "dim"),
-        (fit(run.service or "-", 12, glyphs.ellipsis) + "  ", "cyan"),
-        (run.trace_id + "  ", "dim"),
-        (f"{run.run_type:<9}  ", TYPE_STYLES.get(run.run_type, "")),
-        ("  " * min(depth, 8) + run.name, "bold red" if run.error else ("bold" if depth == 0 else "")),
+        (fit(shown(run.service) or "-", 12, glyphs.ellipsis) + "  ", "cyan"),
+        (shown(run.trace_id) + "  ", "dim"),
+        (f"{shown(run.run_type):<9}  ", TYPE_STYLES.get(run.run_type, "")),
+        ("  " * min(depth, 8) + shown(run.name), "bold red" if run.error else ("bold" if depth == 0 else "")),
         (f"  {format_duration(run.duration_us)}", ""),
     ]
     if run.error:

@@ -1,19 +1,36 @@
-"""Where the command line's output goes: styled lines to the terminal (``rich`` or plain), runs as JSON lines."""
+r"""Where the command line's output goes: styled lines to the terminal (``rich`` or plain), runs as JSON lines.
+
+Nothing from the store reaches the terminal as a control sequence: every segment is escaped on its way
+out (``printable``), whatever the layout did, and JSON has C1 controls and invisible format characters
+written as ``\uNNNN``. Our own styles are applied by ``rich`` around the escaped text.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
-from tracing_middleware.cli_render import ASCII, Line, glyphs_for
+from tracing_middleware.cli.render import Line
+from tracing_middleware.cli.text import ASCII, glyphs_for
+from tracing_middleware.core.printable import printable, printable_json
 from tracing_middleware.exporters.sqlite_read import StoredRun
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["Printer", "write_lines", "write_lines_with_progress"]
+__all__ = ["PROG", "Printer", "dump_json", "warn", "write_lines", "write_lines_with_progress"]
+
+PROG = "tracing-middleware"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def warn(message: object) -> None:
+    """One line on stderr, prefixed with the program's name, escaped like every other output."""
+    print(f"{PROG}: {printable(message)}", file=sys.stderr, flush=True)
 
 
 class Printer:
@@ -26,11 +43,19 @@ class Printer:
         self.ascii = self.glyphs is ASCII  # a terminal that cannot show box drawing: names may not fit either
         self.console: Console | None = None if plain else _rich_console(self.stream)
 
+    @classmethod
+    def for_args(cls, args: argparse.Namespace) -> Printer:
+        """Plain when ``--plain`` was given or ``TRACING_MIDDLEWARE_PLAIN`` is set, else colored if possible."""
+        env = os.environ.get("TRACING_MIDDLEWARE_PLAIN", "").strip().lower() in _TRUE
+        return cls(plain=bool(getattr(args, "plain", False)) or env)
+
     def lines(self, lines: Iterable[Line]) -> None:
         for line in lines:
             self.line(line)
 
     def line(self, line: Line) -> None:
+        # Layouts escape stored text before measuring it; this is the guarantee for every other line.
+        line = [(printable(text), style) for text, style in line]
         if self.ascii:  # unprintable characters become "?" rather than a UnicodeEncodeError
             line = [(text.encode(self.encoding, "replace").decode(self.encoding), style) for text, style in line]
         if self.console is not None:
@@ -53,13 +78,19 @@ def _rich_console(stream: IO[str]) -> Console | None:
     return Console(file=stream, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
+def dump_json(value: Any, file: IO[str], *, ensure_ascii: bool = False, indent: int | None = None) -> None:
+    r"""``value`` as JSON, with C1 controls and invisible format characters escaped as ``\uNNNN``."""
+    file.write(printable_json(json.dumps(value, ensure_ascii=ensure_ascii, indent=indent)) + "\n")
+
+
 def write_lines(
     runs: Iterable[StoredRun], file: IO[str], advance: Callable[[], None] | None = None, *, ensure_ascii: bool = False
 ) -> int:
     """Write each run as one line of JSON (non-ASCII escaped when ``ensure_ascii``); the number written."""
     count = 0
     for run in runs:
-        file.write(json.dumps(run.to_dict(), ensure_ascii=ensure_ascii, separators=(",", ":")) + "\n")
+        text = json.dumps(run.to_dict(), ensure_ascii=ensure_ascii, separators=(",", ":"))
+        file.write(printable_json(text) + "\n")
         count += 1
         if advance is not None and count % 256 == 0:
             advance()

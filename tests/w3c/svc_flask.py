@@ -1,0 +1,28 @@
+"""Flask service with the one-line ``instrument_app``; its outbound requests call is propagated with zero code.
+
+``GET /call?to=URL&n=N`` as in ``svc_fastapi``. Served by gunicorn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from flask import Flask, request
+
+import tracing_middleware as tm
+from tracing_middleware.adapters.flask import instrument_app
+
+tm.configure(exporter="none")
+app = Flask(__name__)
+
+
+@app.get("/call")
+def call() -> dict[str, Any]:
+    to = request.args["to"]
+    with requests.Session() as session:
+        session.trust_env = False
+        return {"calls": [session.get(to, timeout=30).json() for _ in range(int(request.args.get("n", 1)))]}
+
+
+instrument_app(app)
