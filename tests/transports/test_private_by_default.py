@@ -254,3 +254,24 @@ def test_the_opentelemetry_propagator_skips_well_known_apis() -> None:
         propagator.inject(internal)
     assert ai == {"host": "api.openai.com"}
     assert "langsmith-trace" in internal and "baggage" not in internal
+
+
+def test_a_redirect_from_inside_to_a_public_api_takes_our_headers_off(memory: tm.InMemoryExporter) -> None:
+    sent: list[tuple[str, dict[str, str]]] = []
+
+    def handler(request: Any) -> Any:
+        sent.append((request.url.host, {k.lower(): v for k, v in request.headers.multi_items()}))
+        if request.url.host == "files.internal":
+            return httpx.Response(302, headers={"location": "https://storage.googleapis.com/bucket/object"})
+        return httpx.Response(200)
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=True) as client,
+        tm.trace("handler", metadata=METADATA, tags=["vip"]),
+    ):
+        client.get("http://files.internal/download", headers={"baggage": "vendor=1"})
+    (inside, inside_headers), (outside, outside_headers) = sent
+    assert (inside, outside) == ("files.internal", "storage.googleapis.com")
+    assert full(inside_headers)
+    # httpx copies the first request's headers onto the redirect: ours are taken off, another vendor's stays.
+    assert leaked(outside_headers) == ["baggage"] and outside_headers["baggage"] == "vendor=1"
