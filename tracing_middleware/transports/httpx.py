@@ -205,7 +205,7 @@ async def _asend(hop: Hop, send: Callable[..., Awaitable[Response]], request: Re
 class TracingTransport(_TransportBase):
     """Wraps any sync httpx transport: requests made inside a run carry the tracing headers.
 
-    ``client_runs``/``targets`` override the options ``instrument()`` set (see the ``targets`` module);
+    ``client_runs``/``targets`` override the options ``instrument()`` set (see ``core.destinations``);
     those left as None follow them. Closing this transport closes the inner one. Used together with
     ``instrument()``, each exchange still gets one client run and one set of headers, under this
     transport's options.

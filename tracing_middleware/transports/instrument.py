@@ -2,7 +2,8 @@
 
 ``instrument()`` patches ``httpx.Client``/``AsyncClient`` (and ``httpx2``'s, when installed) and
 ``requests.Session`` so that every request made inside a run carries ``langsmith-trace``, ``baggage``
-and ``traceparent``, under a client run of its own (see ``tracing_middleware.transports``).
+and ``traceparent`` as far as its destination may see them (``core.destinations``), under a client
+run of its own (see ``tracing_middleware.transports``).
 
 - Importing this module patches nothing.
 - A second ``instrument()`` patches nothing again; its ``targets``/``client_runs`` replace the earlier ones.
@@ -70,8 +71,9 @@ def instrument(
 ) -> list[str]:  # fmt: skip
     """Patch the chosen client libraries (those installed); returns the names of the patched ones.
 
-    ``targets``: host patterns and URL prefixes that may receive tracing headers (default: the
-    ``TRACING_MIDDLEWARE_PROPAGATE_TO`` environment variable, else every host); see
+    ``targets``: host patterns and URL prefixes that get every tracing header, baggage included, on
+    top of the deployment's own hosts (default: the ``TRACING_MIDDLEWARE_PROPAGATE_TO`` environment
+    variable); other public hosts get trace ids only, well-known AI and cloud APIs nothing. See
     ``tracing_middleware.core.destinations``. ``client_runs=False``: only inject the current run's
     headers, without a client run per request.
     """
