@@ -19,6 +19,7 @@ from tracing_middleware.core.run_tree import RUN_TYPES, RunTree
 from tracing_middleware.core.runtime import Runtime, get_runtime, set_runtime, use_runtime
 from tracing_middleware.core.traceable import trace, traceable
 from tracing_middleware.exporters.memory import InMemoryExporter
+from tracing_middleware.logs import instrument_logging
 from tracing_middleware.middleware.asgi import TracingMiddleware
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
@@ -45,6 +46,7 @@ __all__ = [
     "get_tracing_context",
     "inject",
     "instrument",
+    "instrument_logging",
     "shutdown",
     "suppress_tracing",
     "trace",

@@ -15,13 +15,22 @@ PUBLIC: dict[str, set[str]] = {
         "EXPORTERS", "RUN_TYPES", "Exporter", "InMemoryExporter", "MiddlewareOptions", "RequestInfo", "RunTree",
         "Runtime", "TracingMiddleware", "WSGITracingMiddleware", "bind_context", "configure", "extract", "flush",
         "get_current_run_tree", "get_runtime", "get_settings", "get_tracing_context", "inject", "instrument",
-        "set_runtime", "shutdown", "suppress_tracing", "trace", "traceable", "tracing_context", "uninstrument",
-        "use_runtime",
+        "instrument_logging", "set_runtime", "shutdown", "suppress_tracing", "trace", "traceable", "tracing_context",
+        "uninstrument", "use_runtime",
     },
     "tracing_middleware.adapters.django": {"TracingMiddleware", "SETTING"},
     "tracing_middleware.adapters.fastapi": {"TracingMiddleware", "add_tracing", "request_run"},
     "tracing_middleware.adapters.flask": {"TracingFlask", "instrument_app"},
     "tracing_middleware.adapters.starlette": {"TracingMiddleware", "add_tracing", "request_run"},
+    "tracing_middleware.adapters.aiohttp": {
+        "RUN_KEY", "instrument_app", "request_run", "route_template", "tracing_middleware",
+    },
+    "tracing_middleware.adapters.celery": {"CeleryOptions", "TaskInfo", "instrument_celery", "uninstrument_celery"},
+    "tracing_middleware.transports.aiohttp": {"TracingTraceConfig", "patch_points"},
+    "tracing_middleware.logs": {
+        "LOG_FORMAT", "StructlogProcessor", "TraceContextFilter", "instrument_logging", "record_event",
+        "structlog_processor", "uninstrument_logging",
+    },
     "tracing_middleware.transports": {
         "AsyncTracingTransport", "PropagationTargets", "TracingAdapter", "TracingTransport", "exclude_urls",
         "excluded_urls", "include_urls", "is_excluded",
@@ -38,6 +47,7 @@ PUBLIC: dict[str, set[str]] = {
     "tracing_middleware.middleware.options": {"MiddlewareOptions", "RequestInfo", "NEVER_CAPTURED"},
     "tracing_middleware.bridges.otel_propagator": {"LangSmithPropagator"},
     "tracing_middleware.testing": {"Shape", "TraceParent", "TraceRecorder", "recording"},
+    "tracing_middleware.viewer": {"create_app"},
     "tracing_middleware.core.runtime": {"Runtime", "get_runtime", "set_runtime", "use_runtime"},
     # The hook points for bridges to other in-process tracers (see the module docstring).
     "tracing_middleware.core.context": {

@@ -186,3 +186,22 @@ def test_very_deep_traces_keep_names_and_the_waterfall_column(cli: Cli, store_pa
     for line in rows(result):
         assert line[col - 2 : col] == "  " and line[col + WATERFALL_WIDTH : col + WATERFALL_WIDTH + 2] == "  ", line
     assert row(result, "level-79").startswith("…")
+
+
+def test_log_and_retry_events_are_printed_under_their_run(cli: Cli, store_path: pathlib.Path) -> None:
+    req = root("checkout", 0, 100)
+    req.add_event("log", level="WARNING", logger="shop", message="stock low\nsecond line")
+    req.add_event("websocket.close", code=1000)
+    req.add_event("log", level="ERROR", logger="shop", message="\x1b[2Jcleared")
+    task = child(req, "tasks.charge", 10, 90)
+    task.add_event("retry", reason="Retry in 1s: ConnectionError('gateway')")
+    store(store_path, [req, task])
+
+    result = cli("show", req.trace_id)
+
+    lines = rows(result)
+    assert lines[lines.index(row(result, "checkout")) + 1] == "│  · WARNING shop: stock low"
+    under_task = lines[lines.index(row(result, "tasks.charge")) + 1]
+    assert under_task == "      · retry: Retry in 1s: ConnectionError('gateway')"
+    assert lines[lines.index(row(result, "checkout")) + 2] == "│  · ERROR shop: \\x1b[2Jcleared"  # escaped, not sent
+    assert "second line" not in result.out and "websocket" not in result.out

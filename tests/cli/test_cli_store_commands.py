@@ -104,23 +104,23 @@ def test_an_extra_command_is_one_module_in_commands(
     cli: Cli, aged: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[argparse.Namespace] = []
-    serve = types.ModuleType("serve")
+    extra = types.ModuleType("hello")
 
     def add_parser(subparsers: Any) -> None:  # returns nothing: the registry finds the new subparser itself
-        parser = subparsers.add_parser("serve", help="Open the browser viewer.")
+        parser = subparsers.add_parser("hello", help="Say hello.")
         parser.add_argument("--port", type=int, default=8000)
 
     def run(args: argparse.Namespace) -> int:
         seen.append(args)
         return 7
 
-    serve.add_parser = add_parser  # type: ignore[attr-defined]
-    serve.run = run  # type: ignore[attr-defined]
-    monkeypatch.setattr(tracing_middleware.cli, "COMMANDS", (*COMMANDS, serve))
+    extra.add_parser = add_parser  # type: ignore[attr-defined]
+    extra.run = run  # type: ignore[attr-defined]
+    monkeypatch.setattr(tracing_middleware.cli, "COMMANDS", (*COMMANDS, extra))
 
-    assert cli("serve", "--port", "0").code == 7
+    assert cli("hello", "--port", "0").code == 7
     assert seen[0].port == 0 and seen[0].db == str(aged)  # the global options reach it too
-    assert "Open the browser viewer." in cli("--help").out
+    assert "Say hello." in cli("--help").out
     assert cli("traces").code == 0
 
 

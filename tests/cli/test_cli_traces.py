@@ -151,7 +151,7 @@ def test_version(cli: Cli) -> None:
 def test_help_lists_every_command(cli: Cli) -> None:
     result = cli("--help", db=False)
     assert result.code == 0
-    names = ["traces", "show", "tail", "export", "stats", "prune", "demo"]
+    names = ["traces", "show", "tail", "export", "stats", "prune", "serve", "demo"]
     assert len(COMMANDS) == len(names)
     for name in names:
         assert name in result.out

@@ -17,7 +17,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "tracing_middleware"
 OPTIONAL_SPEEDUPS = {"uuid_utils", "xxhash"}  # imported inside try/except ImportError, with a fallback
 THIRD_PARTY = ("httpx", "httpx2", "requests", "flask", "django", "starlette", "fastapi", "werkzeug", "langsmith",
-               "opentelemetry", "rich", "uvicorn", "sentry_sdk")  # fmt: skip
+               "opentelemetry", "rich", "uvicorn", "sentry_sdk", "celery", "aiohttp", "structlog")  # fmt: skip
 
 
 LOWER_LAYERS = {"core": set(), "middleware": {"core"}}

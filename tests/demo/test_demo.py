@@ -30,6 +30,8 @@ def test_the_demo_prints_one_trace_and_where_it_lives(demo: tuple[subprocess.Com
     assert f"stored in:  {db}" in result.stdout
     assert "services:   demo-client, gateway, inventory, pricing" in result.stdout
     assert "└─ GET price/<str:order_id>" in result.stdout
+    trace_id = next(line.split()[-1] for line in result.stdout.splitlines() if line.startswith("trace id:"))
+    assert f"in browser: tracing-middleware --db {db} serve --open --trace {trace_id}" in result.stdout
 
 
 def test_the_chain_is_one_trace_with_the_expected_parents(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 httpx = pytest.importorskip("httpx")
 requests = pytest.importorskip("requests")
+ALL = sorted(["httpx", "requests", *(["aiohttp"] if importlib.util.find_spec("aiohttp") else [])])
 
 import tracing_middleware as tm  # noqa: E402
 from tracing_middleware.transports.instrument import instrument, instrumented, uninstrument  # noqa: E402
@@ -37,7 +39,7 @@ def test_importing_patches_nothing_and_loads_no_client_library() -> None:
 def test_a_missing_library_is_skipped() -> None:
     patched = run_python(
         "import sys, json\n"
-        "sys.modules['requests'] = None\n"
+        "sys.modules['requests'] = sys.modules['aiohttp'] = None\n"
         "from tracing_middleware.transports.instrument import instrument\n"
         "first = instrument()\n"
         "sys.modules['httpx'] = sys.modules['httpx2'] = None\n"
@@ -52,9 +54,9 @@ def test_a_missing_library_is_skipped() -> None:
 
 def test_second_instrument_is_a_no_op_and_uninstrument_twice_is_safe() -> None:
     original = httpx.Client.__dict__["_send_single_request"]
-    assert instrument() == ["httpx", "requests"]
+    assert instrument() == ALL
     patched = httpx.Client.__dict__["_send_single_request"]
-    assert instrument() == ["httpx", "requests"]
+    assert instrument() == ALL
     assert httpx.Client.__dict__["_send_single_request"] is patched and patched.__wrapped__ is original
     uninstrument()
     uninstrument()
@@ -63,9 +65,9 @@ def test_second_instrument_is_a_no_op_and_uninstrument_twice_is_safe() -> None:
 
 def test_instrument_one_library_at_a_time() -> None:
     original_send = requests.Session.__dict__["send"]
-    assert instrument(requests=False) == ["httpx"]
+    assert instrument(requests=False, aiohttp=False) == ["httpx"]
     assert requests.Session.__dict__["send"] is original_send
-    assert instrument(httpx=False) == ["httpx", "requests"]
+    assert instrument(httpx=False, aiohttp=False) == ["httpx", "requests"]
     uninstrument(requests=False)
     assert instrumented() == ["requests"]
 

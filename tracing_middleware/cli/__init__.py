@@ -24,6 +24,7 @@ from tracing_middleware.cli.commands import demo, export, prune, show, stats, ta
 from tracing_middleware.cli.output import PROG, warn
 from tracing_middleware.core.printable import printable
 from tracing_middleware.exporters.sqlite_schema import StoreError
+from tracing_middleware.viewer import command as serve
 
 __all__ = ["COMMANDS", "CLIError", "Command", "build_parser", "main", "parse_since"]
 
@@ -38,7 +39,7 @@ class Command(Protocol):
         """Run the command; the exit status. ``CLIError`` and ``StoreError`` are reported as one line."""
 
 
-COMMANDS: tuple[Command, ...] = (traces, show, tail, export, stats, prune, demo)
+COMMANDS: tuple[Command, ...] = (traces, show, tail, export, stats, prune, serve, demo)
 
 
 class _Parser(argparse.ArgumentParser):

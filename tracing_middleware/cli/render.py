@@ -206,7 +206,30 @@ def render_trace(runs: Sequence[StoredRun], glyphs: Glyphs = UNICODE, width: int
             lines.append(
                 [(clip_left(row.under, guides_w + 3, glyphs.ellipsis), "dim"), (f"{glyphs.error} {message}", "red")]
             )
+        for text in event_lines(run):  # log lines recorded on the run, retries
+            lines.append([(clip_left(row.under, guides_w + 3, glyphs.ellipsis), "dim"), (text, "yellow")])
     return lines
+
+
+def event_lines(run: StoredRun, limit: int = 10) -> list[str]:
+    """One line per ``log`` and ``retry`` event of ``run`` (the first ``limit``), e.g. ``· WARNING app: disk full``."""
+    out: list[str] = []
+    for event in run.events if isinstance(run.events, list) else ():
+        attrs = event.get("kwargs") if isinstance(event, dict) else None
+        if not isinstance(attrs, dict) or event.get("name") not in ("log", "retry"):
+            continue
+        if event["name"] == "log":
+            text = f"{attrs.get('level', '')} {attrs.get('logger', '')}: {attrs.get('message', '')}"
+        else:
+            text = f"retry: {attrs.get('reason', '')}"
+        if len(out) == limit:
+            out.append("· …")
+            break
+        out.append(fit(shown(first_line("· " + text)), MAX_ERROR_WIDTH, "…").rstrip())  # escaped, as stored text is
+    return out
+
+
+# -- lists ------------------------------------------------------------------------------------------------
 
 
 def render_table(

@@ -25,6 +25,7 @@ from tracing_middleware.cli.output import Printer
 from tracing_middleware.cli.render import render_trace
 from tracing_middleware.core.printable import printable
 from tracing_middleware.exporters.sqlite import SQLiteExporter, TraceStore, default_path
+from tracing_middleware.exporters.sqlite_schema import ensure_private_dir
 
 __all__ = ["run_demo"]
 
@@ -104,7 +105,7 @@ def place_order(gateway_url: str, order_id: str) -> dict[str, object]:
 def run_demo(out: Printer, db: str | None = None, timeout_s: float = 30.0) -> int:
     """Run the demo; print the trace as a tree with its waterfall. Returns the exit status."""
     path = Path(db) if db else default_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     tm.configure(service_name="demo-client", exporter=SQLiteExporter(path))
     tm.instrument()
     with tempfile.TemporaryFile() as logs:
@@ -129,4 +130,6 @@ def run_demo(out: Printer, db: str | None = None, timeout_s: float = 30.0) -> in
     out.line([("services:   ", "bold"), (", ".join(sorted({run.service for run in runs if run.service})), "")])
     out.line([("stored in:  ", "bold"), (str(path), "")])
     out.line([("see again:  ", "bold"), (f"tracing-middleware show {trace_id}", "")])
+    serve = "tracing-middleware" + (f" --db {path}" if db else "") + f" serve --open --trace {trace_id}"
+    out.line([("in browser: ", "bold"), (serve, "")])
     return 0

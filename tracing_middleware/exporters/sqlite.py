@@ -2,7 +2,9 @@
 
 Where: ``SQLiteExporter(path=...)``, else ``$TRACING_MIDDLEWARE_DB``, else
 ``$XDG_DATA_HOME/tracing-middleware/traces.sqlite3`` (``~/.local/share/tracing-middleware/traces.sqlite3``
-when ``XDG_DATA_HOME`` is unset). The folder is created on first write.
+when ``XDG_DATA_HOME`` is unset). The folder is created on first write, private to its owner: folders
+``0700``, the file and its ``-wal``/``-shm``/``-journal`` files ``0600``. An existing store that other users
+can read is left as it is, with one warning naming the ``chmod`` that fixes it.
 
 Several processes (gunicorn workers, the services of a local stack) may write the same file at once:
 the file is in WAL mode, each batch is one ``INSERT OR REPLACE`` transaction that waits for the write

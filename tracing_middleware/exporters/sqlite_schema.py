@@ -6,6 +6,11 @@ else ``~/.local/share/tracing-middleware/traces.sqlite3``.
 The file is in WAL mode, so readers never block writers and several processes can write at once
 (each write waits for the lock up to a busy timeout). ``schema_version`` holds one row, the version of
 the schema the file has; ``MIGRATIONS[n]`` turns version ``n - 1`` into version ``n``.
+
+The store holds every run's inputs, outputs and errors, so it is private to its owner: folders the
+package creates are ``0700`` and the file ``0600``. SQLite gives its ``-wal``, ``-shm`` and ``-journal``
+files the mode of the database file, so they are ``0600`` too. A store that already exists with wider
+permissions is left as it is, with one warning naming the ``chmod`` that fixes it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from __future__ import annotations
 import os
 import pathlib
 import sqlite3
+import stat
+
+from tracing_middleware.core.printable import get_logger
 
 __all__ = [
     "COLUMNS",
@@ -22,8 +30,13 @@ __all__ = [
     "connect_reader",
     "connect_writer",
     "default_path",
+    "ensure_private_dir",
     "is_busy",
 ]
+
+logger = get_logger("tracing_middleware.export")  # escapes control characters in paths
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+_warned: set[str] = set()  # one warning per store and process, however often it is reopened
 
 SCHEMA_VERSION = 1
 
@@ -90,13 +103,65 @@ def is_busy(error: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
-def connect_writer(path: pathlib.Path, timeout_s: float) -> sqlite3.Connection:
-    """A read-write connection in autocommit mode, the file and its schema created if missing."""
+def ensure_private_dir(folder: pathlib.Path) -> None:
+    """Create ``folder`` and any missing parent with mode ``0700``; existing folders are left as they are."""
+    missing: list[pathlib.Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for part in reversed(missing):
+        try:
+            part.mkdir(mode=0o700)
+        except FileExistsError:  # another process made it first
+            continue
+        os.chmod(part, 0o700)  # mkdir's mode is narrowed by the umask, never widened; chmod pins it
+
+
+def _create_private_file(path: pathlib.Path) -> None:
+    # SQLite would create the file 0644 (less the umask); an empty file is a valid empty database, and
+    # SQLite then copies its 0600 onto the -wal, -shm and -journal files it makes beside it.
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _warn_if_shared(path: pathlib.Path) -> None:
+    # Only the files matter: a wide folder (say /tmp) shows their names, not what they hold.
+    key = str(path.absolute())
+    if key in _warned:
+        return
+    wide = []
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in _SIDE_FILES)):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except OSError:
+            continue
+        if mode & 0o077:
+            wide.append(str(file))
+    if wide:
+        _warned.add(key)
+        logger.warning(
+            "the trace store %s can be read by other users of this machine; to fix: chmod 600 %s", path, " ".join(wide)
+        )
+
+
+def connect_writer(path: pathlib.Path, timeout_s: float) -> sqlite3.Connection:
+    """A read-write connection in autocommit mode, the file and its schema created (private) if missing."""
+    try:
+        ensure_private_dir(path.parent)
     except OSError as error:
         raise StoreError(f"cannot create the trace store's folder {path.parent}: {error}") from error
     _check_writable(path)
+    try:
+        _create_private_file(path)
+    except OSError as error:
+        raise StoreError(f"cannot create the trace store {path}: {error}") from error
+    _warn_if_shared(path)
     try:
         conn = sqlite3.connect(path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as error:

@@ -1,9 +1,9 @@
 """``instrument()`` / ``uninstrument()``: zero-code outbound header propagation for httpx and requests.
 
 ``instrument()`` patches ``httpx.Client``/``AsyncClient`` (and ``httpx2``'s, when installed) and
-``requests.Session`` so that every request made inside a run carries ``langsmith-trace``, ``baggage``
-and ``traceparent`` as far as its destination may see them (``core.destinations``), under a client
-run of its own (see ``tracing_middleware.transports``).
+``requests.Session`` (and aiohttp's ``ClientSession``) so that every request made inside a run carries
+``langsmith-trace``, ``baggage`` and ``traceparent`` as far as its destination may see them
+(``core.destinations``), under a client run of its own (see ``tracing_middleware.transports``).
 
 - Importing this module patches nothing.
 - A second ``instrument()`` patches nothing again; its ``targets``/``client_runs`` replace the earlier ones.
@@ -30,6 +30,7 @@ __all__ = ["instrument", "uninstrument", "instrumented"]
 logger = get_logger("tracing_middleware.transports")
 
 _LIBRARIES = {"httpx": "tracing_middleware.transports.httpx", "requests": "tracing_middleware.transports.requests"}
+_LIBRARIES["aiohttp"] = "tracing_middleware.transports.aiohttp"
 
 
 class _Patch(NamedTuple):
@@ -67,7 +68,7 @@ def _undo(patch: _Patch) -> None:
 
 def instrument(
     *, httpx: bool = True, requests: bool = True, targets: Iterable[str] | PropagationTargets | None = None,
-    client_runs: bool = True,
+    client_runs: bool = True, aiohttp: bool = True,
 ) -> list[str]:  # fmt: skip
     """Patch the chosen client libraries (those installed); returns the names of the patched ones.
 
@@ -77,11 +78,11 @@ def instrument(
     ``tracing_middleware.core.destinations``. ``client_runs=False``: only inject the current run's
     headers, without a client run per request.
     """
-    for name, value in (("httpx", httpx), ("requests", requests), ("client_runs", client_runs)):
+    for name, value in (("httpx", httpx), ("requests", requests), ("aiohttp", aiohttp), ("client_runs", client_runs)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False; got {value!r}")
     options = Options(client_runs, as_targets(targets))
-    wanted = [name for name, on in (("httpx", httpx), ("requests", requests)) if on]
+    wanted = [name for name, on in (("httpx", httpx), ("requests", requests), ("aiohttp", aiohttp)) if on]
     with _lock:
         set_global_options(options)
         for name in wanted:
@@ -96,9 +97,9 @@ def instrument(
         return sorted(_patches)
 
 
-def uninstrument(*, httpx: bool = True, requests: bool = True) -> None:
+def uninstrument(*, httpx: bool = True, requests: bool = True, aiohttp: bool = True) -> None:
     """Take out the patches of the chosen libraries (those patched); a no-op for the others."""
-    wanted = [name for name, on in (("httpx", httpx), ("requests", requests)) if on]
+    wanted = [name for name, on in (("httpx", httpx), ("requests", requests), ("aiohttp", aiohttp)) if on]
     with _lock:
         for name in wanted:
             for patch in reversed(_patches.pop(name, [])):
