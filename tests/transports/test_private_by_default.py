@@ -275,3 +275,27 @@ def test_a_redirect_from_inside_to_a_public_api_takes_our_headers_off(memory: tm
     assert full(inside_headers)
     # httpx copies the first request's headers onto the redirect: ours are taken off, another vendor's stays.
     assert leaked(outside_headers) == ["baggage"] and outside_headers["baggage"] == "vendor=1"
+
+
+def test_aiohttp_s_client_follows_the_same_rule(memory: tm.InMemoryExporter) -> None:
+    pytest.importorskip("aiohttp")
+    from multidict import CIMultiDict
+    from yarl import URL
+
+    from tracing_middleware.transports import aiohttp as traced_aiohttp
+    from tracing_middleware.transports.options import global_options
+
+    sent = {}
+    with tm.trace("handler", metadata=METADATA, tags=["vip"]) as parent:
+        for url in ("https://api.openai.com/v1/models", "https://api.partner.example/x", "http://pricing/x"):
+            headers: CIMultiDict[str] = CIMultiDict()
+            hop = traced_aiohttp._prepare(parent, global_options(), "GET", URL(url), headers)
+            assert hop is not None
+            hop.end()
+            sent[url] = dict(headers)
+    assert leaked(sent["https://api.openai.com/v1/models"]) == []
+    assert (
+        "langsmith-trace" in sent["https://api.partner.example/x"]
+        and "baggage" not in sent["https://api.partner.example/x"]
+    )
+    assert full(sent["http://pricing/x"])
