@@ -19,6 +19,9 @@ PUBLIC: dict[str, set[str]] = {
         "uninstrument", "use_runtime",
     },
     "tracing_middleware.adapters.django": {"TracingMiddleware", "SETTING"},
+    "tracing_middleware.bridges": {"NAMES", "CHOICES", "ENV", "parse", "from_env", "apply", "active"},
+    "tracing_middleware.bridges.langsmith": {"LangSmithBridge", "bridge"},
+    "tracing_middleware.bridges.otel": {"OpenTelemetryBridge", "bridge"},
     "tracing_middleware.adapters.fastapi": {"TracingMiddleware", "add_tracing", "request_run"},
     "tracing_middleware.adapters.flask": {"TracingFlask", "instrument_app"},
     "tracing_middleware.adapters.starlette": {"TracingMiddleware", "add_tracing", "request_run"},
@@ -53,7 +56,7 @@ PUBLIC: dict[str, set[str]] = {
     "tracing_middleware.core.context": {
         "Bridge", "RunToken", "TracingState", "bind_context", "current_parent", "current_state", "enter_run",
         "enter_state", "exit_run", "get_current_run_tree", "get_tracing_context", "register_bridge",
-        "registered_bridges", "suppress_tracing", "tracing_context", "unregister_bridge",
+        "registered_bridges", "suppress_tracing", "tracing_context", "unregister_bridge", "bridged_parent",
     },
 }  # fmt: skip
 

@@ -66,6 +66,17 @@ class Foreign(Bridge):
         return self.active or run
 
 
+@pytest.fixture(autouse=True)
+def no_peer_bridges(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """These tests pin the hook points alone: the bridges to installed peers are taken out meanwhile."""
+    from tracing_middleware import bridges as peers
+
+    monkeypatch.setenv(peers.ENV, "none")  # a configure() inside a test keeps them out too
+    was = peers.apply(())
+    yield
+    peers.apply(was)
+
+
 @pytest.fixture
 def bridges() -> Iterator[list[Bridge]]:
     added: list[Bridge] = []
@@ -268,3 +279,19 @@ def test_only_the_context_module_touches_the_contextvar() -> None:
         if path.name != "context.py" and "_STATE" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_a_none_handle_has_nothing_to_undo(bridges: list[Bridge]) -> None:
+    class Follower(Recording):
+        """Sets itself up only for the outermost run, as a bridge following our state does."""
+
+        def on_enter(self, state: TracingState) -> Any:
+            return super().on_enter(state) if state.run is not None and state.run.name == "outer" else None
+
+    bridge = add(bridges, Follower())
+    outer = enter_run(RunTree("outer"))
+    inner = enter_run(RunTree("inner"))
+    assert type(inner) is contextvars.Token  # no bridge had anything to undo: the plain token
+    exit_run(inner)
+    exit_run(outer)
+    assert bridge.log == [("enter", "b1", "outer"), ("exit", "b1", None)]

@@ -1,9 +1,10 @@
 """FastAPI adapter: the same middleware and helpers as the Starlette adapter.
 
 FastAPI 0.142 and later also trace themselves with OpenTelemetry when a global tracer provider is
-set. Both run side by side: FastAPI's server span wraps the whole app, our middleware sits inside it
-and makes one request run from the LangSmith/W3C headers; neither reads nor changes the other's
-context, so FastAPI's spans are unchanged and handlers see our run via ``get_current_run_tree()``.
+set. FastAPI's server span wraps the whole app and our middleware sits inside it; with the
+OpenTelemetry bridge (``tracing_middleware.bridges``, on by default) the request run goes under that
+span and FastAPI's operation spans under the request run: one trace per request. With the bridges
+off (``TRACING_MIDDLEWARE_BRIDGES=none``) the two run side by side, each following the headers.
 """
 
 from __future__ import annotations

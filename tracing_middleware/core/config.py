@@ -10,6 +10,8 @@ Environment variables (``configure`` arguments win):
 - ``TRACING_MIDDLEWARE_SAMPLE_RATE`` (else ``LANGSMITH_TRACING_SAMPLING_RATE``) — share of traces
   recorded, 0..1, decided per trace id exactly as LangSmith's SDKs decide it. Unsampled requests still
   propagate their context.
+- ``TRACING_MIDDLEWARE_BRIDGES`` — ``auto`` (default), ``none``, or ``langsmith``/``otel`` (comma-separated):
+  which in-process tracers nest with our runs (``tracing_middleware.bridges``).
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class Settings:
     sample_rate: float = 1.0
     processors: tuple[Processor, ...] = ()
     exporters: list[Exporter] = field(default_factory=list)
+    bridges: tuple[str, ...] = ()
 
 
 _lock = threading.Lock()
@@ -123,11 +126,13 @@ def configure(
     enabled: bool | None = None,
     w3c: bool | None = None,
     sample_rate: float | None = None,
+    bridges: str | Sequence[str] | bool | None = None,
 ) -> Settings:
     """Set up tracing; arguments left out come from the environment, then the defaults.
 
     ``exporter``: a name (``EXPORTERS``), an exporter object, or a list of them (all receive every
     run). Calling ``configure`` again shuts the previous exporters down and replaces them.
+    ``bridges``: which in-process tracers nest with our runs (``tracing_middleware.bridges``).
     """
     settings = make_settings(
         exporter=exporter,
@@ -136,7 +141,10 @@ def configure(
         enabled=enabled,
         w3c=w3c,
         sample_rate=sample_rate,
+        bridges=bridges,
     )
+    # Loaded by name, as the exporters are: the core imports no peer tracer.
+    settings.bridges = importlib.import_module("tracing_middleware.bridges").apply(settings.bridges)
     with _lock:
         runtime = _rt.current
         previous, runtime.settings = runtime.settings, settings
@@ -156,8 +164,11 @@ def make_settings(
     enabled: bool | None = None,
     w3c: bool | None = None,
     sample_rate: float | None = None,
+    bridges: str | Sequence[str] | bool | None = None,
 ) -> Settings:
     """The settings ``configure`` would install, built (exporters included) but not made active."""
+    wiring = importlib.import_module("tracing_middleware.bridges")
+    wanted: tuple[str, ...] = wiring.from_env() if bridges is None else wiring.parse(bridges)
     if exporter is None:
         specs: list[str | Exporter] = [
             s for s in os.environ.get("TRACING_MIDDLEWARE_EXPORTER", DEFAULT_EXPORTER).split(",") if s.strip()
@@ -183,6 +194,7 @@ def make_settings(
         sample_rate=_rate(sample_rate),
         processors=tuple(_processor(e) for e in exporters),
         exporters=exporters,
+        bridges=wanted,
     )
     return settings
 

@@ -21,13 +21,15 @@ lets us see its own. Subclass ``Bridge`` and override what is needed:
   ``tracing_context(parent=False)``, ``suppress_tracing``). Return anything, e.g. an OpenTelemetry
   ``context.attach`` token or the token of langsmith's parent variable; it is given back to
 - ``on_exit(handle)``: called just before the state made current with it is undone, bridges in the
-  reverse order of entry. It may run in another context than ``on_enter`` (a generator finished
-  elsewhere); it must then do nothing harmful.
+  reverse order of entry; not called for a ``None`` handle (nothing to undo: e.g. the foreign tracer
+  already follows our state, set up by an enclosing run's entry). It may run in another context than
+  ``on_enter`` (a generator finished elsewhere); it must then do nothing harmful.
 - ``innermost_parent(run) -> RunTree | None``: given our current run (or None), return the run new work
   should go under: ``run`` itself, or a ``RunTree`` standing for the foreign tracer's current span/run
   when that one is innermost (e.g. ``RunTree.from_dotted_order(...)`` of langsmith's current run).
-  Consulted by ``current_parent`` (``@traceable``, ``trace``, the outbound clients), in registration
-  order, each bridge seeing the previous one's answer.
+  Consulted by ``current_parent`` (``@traceable``, ``trace``, the outbound clients),
+  ``get_current_run_tree`` and ``bridged_parent`` (the middleware, for the caller's run), in
+  registration order, each bridge seeing the previous one's answer.
 
 Entering re-runs for every step of a traced generator, so hooks must be cheap: build expensive mirrors
 lazily. A hook that raises is logged once and otherwise ignored; it never reaches the user's code.
@@ -64,6 +66,7 @@ __all__ = [
     "exit_run",
     "current_state",
     "current_parent",
+    "bridged_parent",
 ]
 
 T = TypeVar("T")
@@ -150,14 +153,18 @@ RunToken = contextvars.Token[TracingState] | _Bridged
 """What ``enter_state``/``enter_run`` return and ``exit_run`` takes; opaque to callers."""
 
 
-def _enter_bridged(state: TracingState, token: contextvars.Token[TracingState]) -> _Bridged:
+def _enter_bridged(state: TracingState, token: contextvars.Token[TracingState]) -> RunToken:
     handles: list[tuple[Bridge, Any]] = []
     for bridge in _bridges:
         try:
-            handles.append((bridge, bridge.on_enter(state)))
+            handle = bridge.on_enter(state)
         except Exception:
             _hook_failed(bridge, "on_enter")
-    return _Bridged(token, handles)
+            continue
+        if handle is not None:
+            handles.append((bridge, handle))
+    # Every bridge had nothing to undo (the common case for nested runs): the plain token will do.
+    return _Bridged(token, handles) if handles else token
 
 
 def enter_state(state: TracingState) -> RunToken:
@@ -210,6 +217,17 @@ def current_parent(state: TracingState | None = None) -> RunTree | None:
     return state.run
 
 
+def bridged_parent(run: RunTree | None) -> RunTree | None:
+    """``run`` as the registered bridges answer it: a foreign tracer's innermost run or span, or ``run``.
+
+    For a parent not (yet) current, e.g. the caller's run read from a request's headers, asked before
+    the request run is made under it.
+    """
+    if not _bridges:
+        return run
+    return _bridged_parent(run)
+
+
 def _bridged_parent(run: RunTree | None) -> RunTree | None:
     for bridge in _bridges:
         try:
@@ -225,8 +243,16 @@ def get_tracing_context() -> TracingState:
 
 
 def get_current_run_tree() -> RunTree | None:
-    """The run the current code executes in, or None outside any run."""
-    return _state_get().run
+    """The run the current code executes in, or None outside any run.
+
+    Inside a foreign tracer's run or span started under ours (a ``langsmith.traceable`` function, an
+    OpenTelemetry span) that one is innermost, so its stand-in is returned: ``to_headers()`` then
+    names the run the code really runs in, as the same call of the LangSmith SDK would.
+    """
+    run = _state_get().run
+    if _bridges:
+        return _bridged_parent(run)
+    return run
 
 
 def resolve_parent(parent: Any) -> RunTree | None:

@@ -7,7 +7,15 @@ from typing import Any
 
 from tracing_middleware.core import config
 from tracing_middleware.core import runtime as _rt
-from tracing_middleware.core.context import RunToken, TracingState, current_state, enter_state, exit_run
+from tracing_middleware.core.context import (
+    RunToken,
+    TracingState,
+    bridged_parent,
+    current_state,
+    enter_state,
+    exit_run,
+    registered_bridges,
+)
 from tracing_middleware.core.lifecycle import end_run, new_run
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
@@ -132,6 +140,8 @@ class RequestRun:
         if parent is not None and options.checks_trust and (info is None or not options.trusted(info)):
             metadata = _claimed_parent(carrier)
             parent = None
+        elif registered_bridges():  # an in-process tracer's span (FastAPI's own) may already hold this request
+            parent = bridged_parent(parent)
         if not options.request_run:
             # Handlers run directly under the caller's run, as with tracing_context(parent=headers).
             state = TracingState(parent, current.project_name, current.tags, current.metadata, current.enabled)

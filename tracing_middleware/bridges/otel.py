@@ -1,0 +1,209 @@
+"""OpenTelemetry and our runs in one trace: spans started under our runs, our runs under their spans.
+
+While one of our runs is current, OpenTelemetry's current span is ``LIVE``, a ``NonRecordingSpan``
+whose context is that run (trace id = the trace UUID, span id = the last 8 bytes of the run UUID, as
+``traceparent`` and our OTLP exporter write them), so spans started in a handler are its children in
+the same trace; their own exporters still send them. The outermost entry attaches it; runs nested in
+ours only check it is still current. While a span
+started inside our run (or with no run of ours current, e.g. FastAPI's own server span) is current,
+``current_parent()`` answers a ``RunTree`` whose OTLP parent is that span, so our runs join its trace
+under it. A span of another trace than our current run's leaves our run the parent.
+
+The bridge does nothing until a real tracer provider is set (``trace.set_tracer_provider``), which
+is when spans can exist. langsmith's own OpenTelemetry mode (``LANGSMITH_OTEL_ENABLED``) maps run
+ids to span ids with their *first* 8 bytes; the spans this bridge makes current use the *last* 8, as
+every header and export of this package does, so with both on, our mapping wins for our runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+try:
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+    from opentelemetry.context import Context
+    from opentelemetry.trace import INVALID_SPAN_CONTEXT, NonRecordingSpan, Span, SpanContext, TraceFlags
+except ImportError as error:  # pragma: no cover - exercised in a subprocess without the package
+    raise ImportError(
+        f"the OpenTelemetry bridge needs opentelemetry-api ({error.name} is missing): "
+        "pip install 'tracing-middleware[otlp]'"
+    ) from None
+
+from tracing_middleware.core.context import Bridge, TracingState, current_state
+from tracing_middleware.core.run_tree import RunTree
+
+__all__ = ["OpenTelemetryBridge", "bridge"]
+
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
+
+
+def _fast_paths() -> tuple[Callable[[], Any], Callable[[Any], Any]] | None:
+    """Read the current span, and attach a span, straight on OpenTelemetry's default runtime context.
+
+    ``get_current_span()`` goes through four calls and ``attach(set_span_in_context(span))`` through
+    six; these are one ``ContextVar.get`` (or ``set``) and a dict operation, paid for every run of ours.
+    They rely on two private names, so they are used only when both are there and the runtime context
+    is the default contextvars one; otherwise the public calls are used.
+    """
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    key = getattr(importlib.import_module("opentelemetry.trace.propagation"), "_SPAN_KEY", None)
+    if not isinstance(variable, contextvars.ContextVar) or not isinstance(key, str):
+        return None
+    get_context, set_context = variable.get, variable.set
+
+    def peek() -> Any:
+        return get_context().get(key)
+
+    def attach(span: Any) -> Any:
+        return set_context(Context({**get_context(), key: span}))
+
+    return peek, attach
+
+
+def _public_attach(span: Any) -> Any:
+    return otel_context.attach(trace.set_span_in_context(span))
+
+
+_fast = _fast_paths()
+# The current span, or None/INVALID_SPAN when there is none (callers check identity, then validity).
+_peek: Callable[[], Any] = _fast[0] if _fast is not None else trace.get_current_span
+# Make a span current; the token undoes it (``contextvars.Token`` on the default runtime context).
+_attach_span: Callable[[Any], Any] = _fast[1] if _fast is not None else _public_attach
+
+
+class _LiveSpan(NonRecordingSpan):
+    """OpenTelemetry's current span while runs of ours are: its context is the run of ours current *now*.
+
+    One span stands for every run, so entering a run nested in one of ours attaches nothing: only the
+    outermost entry (and one inside a span started meanwhile) does. Never exported, never recording.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(INVALID_SPAN_CONTEXT)
+        self._last: tuple[RunTree | None, SpanContext] = (None, INVALID_SPAN_CONTEXT)
+        self._trace: tuple[str, int] = ("", 0)
+
+    def get_span_context(self) -> SpanContext:
+        """Our current run as a span context (invalid when no run of ours is current, or tracing is off)."""
+        state = current_state()
+        run = state.run
+        if run is None or not state.enabled:
+            return INVALID_SPAN_CONTEXT
+        last = self._last
+        if last[0] is run:
+            return last[1]
+        trace_id = run.trace_id
+        parsed = self._trace
+        if parsed[0] != trace_id:  # the runs of one request share their trace: parse its id once
+            parsed = self._trace = (trace_id, int(trace_id.replace("-", ""), 16))
+        context = SpanContext(
+            parsed[1],
+            int(run.span_id, 16),
+            is_remote=False,
+            trace_flags=_NOT_SAMPLED if run.sampled is False else _SAMPLED,
+        )
+        self._last = (run, context)
+        return context
+
+
+LIVE = _LiveSpan()
+
+
+def _provider_set() -> bool:
+    # Reading the module's provider slot avoids get_tracer_provider()'s environment lookup on each run;
+    # the public call is the fallback should the slot ever move.
+    provider = getattr(trace, "_TRACER_PROVIDER", False)
+    if provider is False:
+        provider = trace.get_tracer_provider()
+        return not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+    return provider is not None and not isinstance(provider, trace.NoOpTracerProvider)
+
+
+class OpenTelemetryBridge(Bridge):
+    """Keeps OpenTelemetry's current span and our current run in step (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._ready = False  # a provider, once set, stays set: checked until then
+        self._last: tuple[RunTree | None, int, RunTree | None] = (None, 0, None)
+
+    def ready(self) -> bool:
+        """Whether a real tracer provider is set (the bridge does nothing before)."""
+        if not self._ready:
+            self._ready = _provider_set()
+        return self._ready
+
+    def on_enter(self, state: TracingState) -> Any:
+        """Make OpenTelemetry's current span follow our run; the attach token is the handle.
+
+        Nothing to do (None) when no provider is set, when ``state`` has no run, or when an enclosing
+        entry already made ``LIVE`` current.
+        """
+        if state.run is None or not (self._ready or self.ready()) or _peek() is LIVE:
+            return None
+        return _attach_span(LIVE)
+
+    def on_exit(self, handle: Any) -> None:
+        """Detach; nothing when exited in another context than entered (a generator closed elsewhere)."""
+        if handle is None:
+            return
+        if isinstance(handle, contextvars.Token):
+            with contextlib.suppress(ValueError, RuntimeError):
+                handle.var.reset(handle)
+        else:  # another runtime context than the default contextvars one
+            otel_context.detach(handle)
+
+    def innermost_parent(self, run: RunTree | None) -> RunTree | None:
+        """The current span when it is not ours and belongs in ``run``'s trace (or ``run`` is None)."""
+        if not (self._ready or self.ready()):
+            return run
+        span = _peek()
+        if span is LIVE or span is None or not isinstance(span, Span):
+            return run
+        context = span.get_span_context()
+        if not context.is_valid:
+            return run
+        last_run, last_span, stand_in = self._last
+        if last_run is run and last_span == context.span_id and stand_in is not None:
+            return stand_in
+        stand_in = _under_span(run, context)
+        if stand_in is None:
+            return run
+        self._last = (run, context.span_id, stand_in)
+        return stand_in
+
+
+def _under_span(run: RunTree | None, context: SpanContext) -> RunTree | None:
+    """A parent whose OTLP parent span is ``context``: ``run`` with that span, or the span alone."""
+    trace_hex = format(context.trace_id, "032x")
+    span_hex = format(context.span_id, "016x")
+    flags = "01" if context.trace_flags.sampled else "00"
+    if run is None:
+        return RunTree.from_headers({"traceparent": f"00-{trace_hex}-{span_hex}-{flags}"})
+    if run.trace_id.replace("-", "") != trace_hex:
+        return None
+    parent = RunTree.from_dotted_order(run.dotted_order)
+    if parent is None:
+        return None
+    parent.name, parent.run_type, parent.project_name = run.name, run.run_type, run.project_name
+    parent.tags, parent.metadata = run.tags, run.metadata
+    parent.sampled, parent.tracestate, parent.parent_run_id = run.sampled, run.tracestate, run.parent_run_id
+    parent._remote_span_id = span_hex  # children record the span as their OTLP parent
+    return parent
+
+
+_bridge: OpenTelemetryBridge | None = None
+
+
+def bridge() -> OpenTelemetryBridge:
+    """The process's one OpenTelemetry bridge."""
+    global _bridge
+    if _bridge is None:
+        _bridge = OpenTelemetryBridge()
+    return _bridge
