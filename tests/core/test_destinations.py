@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from tracing_middleware import get_runtime, use_runtime
 from tracing_middleware.core import destinations as targets
 from tracing_middleware.core.destinations import PropagationTargets, is_sigv4
 
@@ -152,7 +155,14 @@ def test_non_string_patterns_are_refused() -> None:
         PropagationTargets([5])  # type: ignore[list-item]
 
 
-def test_excluded_url_registry() -> None:
+@pytest.fixture
+def own_runtime() -> Iterator[None]:
+    """Exclusions and outbound options of this test's own (exporters set up by other tests exclude theirs)."""
+    with use_runtime(get_runtime().copy(excluded_urls=(), outbound_options=None)):
+        yield
+
+
+def test_excluded_url_registry(own_runtime: None) -> None:
     targets.exclude_urls("HTTPS://Ingest.Example.com:443/api/", "http://127.0.0.1:4318/v1/traces")
     targets.exclude_urls("http://127.0.0.1:4318/v1/traces")
     assert targets.excluded_urls() == ("https://ingest.example.com/api/", "http://127.0.0.1:4318/v1/traces")
@@ -163,6 +173,18 @@ def test_excluded_url_registry() -> None:
     assert not targets.is_excluded("http://127.0.0.1:4318/v1/traces")
     with pytest.raises(ValueError, match="URL prefix"):
         targets.exclude_urls("not a url")
+
+
+def test_level_for_a_url_or_a_bare_host(own_runtime: None) -> None:
+    assert targets.level_for("http://orders:8080/x") == targets.FULL
+    assert targets.level_for("orders.internal:8443") == targets.FULL  # a Host header's form
+    assert targets.level_for("https://api.openai.com/v1") == targets.NOTHING
+    assert targets.level_for("api.partner.example") == targets.TRACE_IDS
+    assert targets.level_for("http://[::1]:99999/x") == targets.NOTHING  # unreadable: nothing is sent
+    assert targets.level_for("") == targets.NOTHING
+    targets.exclude_urls("http://orders:8080/ingest")
+    assert targets.level_for("http://orders:8080/ingest/batch") == targets.NOTHING
+    assert targets.level_for("api.partner.example", PropagationTargets(["api.partner.example"])) == targets.FULL
 
 
 @pytest.mark.parametrize(
