@@ -108,6 +108,18 @@ def test_at_least_8192_bytes_are_passed_on_in_whole_members() -> None:
     assert forwarded(",".join(nine)) == ",".join(members)  # the ninth does not fit: dropped whole
 
 
+def test_exactly_8192_bytes_are_passed_on_and_with_ours_the_total_stays_within() -> None:
+    members = [f"k{i}=" + "v" * 1020 for i in range(8)]  # 8 x 1023 + 7 commas + 1 = 8192 bytes
+    members[-1] += "v"
+    full = ",".join(members)
+    assert len(full) == 8192 and forwarded(full) == full
+    assert forwarded(full + ",k8=v") == full
+    remote = RunTree.from_headers({"langsmith-trace": PARENT, "baggage": full})
+    assert remote is not None
+    sent = remote.create_child("c", project_name="p").to_headers()["baggage"]
+    assert sent == ",".join([*members[:-1], "langsmith-project=p"])  # ours go; the last of the others gives way
+
+
 def test_inject_keeps_the_requests_own_members_and_replaces_ours() -> None:
     run = RunTree("r", project_name="mine")
     carrier = {"baggage": "app=1,langsmith-project=stale,bad member,tenant=t;ttl=5"}

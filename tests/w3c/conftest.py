@@ -36,7 +36,14 @@ class _Capture(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        body = json.dumps({"headers": [[name.lower(), value] for name, value in self.headers.items()]}).encode()
+        if self.path.startswith("/redirect"):  # a hop on the way, whose traceparent the next one reports
+            self.send_response(307)
+            self.send_header("Location", "/capture?from=" + quote(self.headers.get("traceparent", ""), safe=""))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        headers = [[":path", self.path], *([name.lower(), value] for name, value in self.headers.items())]
+        body = json.dumps({"headers": headers}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -77,11 +84,16 @@ def _command(stack: str, port: int) -> list[str]:
             "--log-level",
             "warning",
         ]
+    if stack.startswith("aiohttp+"):
+        explicit = ["--trace-config"] if stack == "aiohttp+TraceConfig" else []
+        return ["-m", "aiohttp.web", "-H", "127.0.0.1", "-P", str(port), "svc_aiohttp:make_app", *explicit]
     target = {"flask+requests": "svc_flask:app", "django+requests": "svc_django:application"}[stack]
-    return ["-m", "gunicorn", "-b", bind, "-w", "1", "--threads", "4", "--log-level", "warning", target]
+    # gunicorn refuses a header line over 8190 bytes by default, short of the 8192 bytes of baggage.
+    limit = ["--limit-request-field_size", "16384"]
+    return ["-m", "gunicorn", "-b", bind, "-w", "1", "--threads", "4", "--log-level", "warning", *limit, target]
 
 
-STACKS = ["fastapi+httpx", "flask+requests", "django+requests"]
+STACKS = ["fastapi+httpx", "flask+requests", "django+requests", "aiohttp+aiohttp", "aiohttp+TraceConfig"]
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -124,14 +136,20 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None
 
 @pytest.fixture
 def forwarded(service: str, capture_url: str) -> Any:
-    """``forwarded(headers, n=1)``: send ``headers`` (pairs, repeats kept) to the service; the headers of each
-    outbound call it made, as ``{lowercase name: [values]}``."""
+    """``forwarded(headers, n=1, path="/capture", outbound=[])``: send ``headers`` (pairs, repeats kept) to
+    the service, which calls ``path`` of the capture server ``n`` times with the app's own ``outbound``
+    headers set; the headers of each call that reached ``/capture``, as ``{lowercase name: [values]}``,
+    with the path it asked for under ``":path"``."""
 
-    def send(headers: Headers, n: int = 1) -> list[dict[str, list[str]]]:
+    def send(
+        headers: Headers, n: int = 1, path: str = "/capture", outbound: Headers = ()
+    ) -> list[dict[str, list[str]]]:
+        to = capture_url.removesuffix("/capture") + path
+        own = "".join(f"&h={quote(f'{name}:{value}', safe='')}" for name, value in outbound)
         host, port = service.removeprefix("http://").split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
-            connection.putrequest("GET", f"/call?to={quote(capture_url, safe='')}&n={n}")
+            connection.putrequest("GET", f"/call?to={quote(to, safe='')}&n={n}{own}")
             for name, value in headers:
                 connection.putheader(name, value)
             connection.endheaders()

@@ -1,6 +1,6 @@
 """Django service with the middleware in ``MIDDLEWARE``; its outbound requests call is propagated with zero code.
 
-``GET /call?to=URL&n=N`` as in ``svc_fastapi``. Served by gunicorn as ``svc_django:application``.
+``GET /call?to=URL&n=N&h=NAME:VALUE...`` as in ``svc_fastapi``. Served by gunicorn as ``svc_django:application``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ tm.configure(exporter="none")
 
 def call(request: HttpRequest) -> JsonResponse:
     to = request.GET["to"]
+    own = dict(item.split(":", 1) for item in request.GET.getlist("h"))
     with requests.Session() as session:
         session.trust_env = False
-        calls = [session.get(to, timeout=30).json() for _ in range(int(request.GET.get("n", 1)))]
+        calls = [session.get(to, headers=own, timeout=30).json() for _ in range(int(request.GET.get("n", 1)))]
     return JsonResponse({"calls": calls})
 
 

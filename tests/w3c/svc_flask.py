@@ -1,6 +1,6 @@
 """Flask service with the one-line ``instrument_app``; its outbound requests call is propagated with zero code.
 
-``GET /call?to=URL&n=N`` as in ``svc_fastapi``. Served by gunicorn.
+``GET /call?to=URL&n=N&h=NAME:VALUE...`` as in ``svc_fastapi``. Served by gunicorn.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ app = Flask(__name__)
 @app.get("/call")
 def call() -> dict[str, Any]:
     to = request.args["to"]
+    own = dict(item.split(":", 1) for item in request.args.getlist("h"))
     with requests.Session() as session:
         session.trust_env = False
-        return {"calls": [session.get(to, timeout=30).json() for _ in range(int(request.args.get("n", 1)))]}
+        n = int(request.args.get("n", 1))
+        return {"calls": [session.get(to, headers=own, timeout=30).json() for _ in range(n)]}
 
 
 instrument_app(app)

@@ -1,14 +1,15 @@
-"""W3C Trace Context and Baggage through real services: FastAPI+httpx, Flask+requests, Django+requests.
+"""W3C Trace Context and Baggage through real services: FastAPI+httpx, Flask+requests, Django+requests, aiohttp.
 
 Each case sends crafted headers to a service (see ``conftest.py``) and checks what its outbound
 call carried: the rules of ``tests/core/test_w3c_*.py``, end to end through a real server, the
-framework adapter and the patched client.
+framework adapter and the patched client (for aiohttp, also an explicit ``TracingTraceConfig``).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -213,3 +214,47 @@ def test_baggage_limits_keep_whole_members_and_ours(forwarded: Any) -> None:
     assert call["baggage"] == [",".join(members[:64])]  # at least 64 members; beyond, whole ones dropped
     (call,) = forwarded([("traceparent", VALID), ("baggage", ",".join([*members, "langsmith-project=p"]))])
     assert call["baggage"] == [",".join([*members[:63], "langsmith-project=p"])]  # ours always go
+
+
+def test_baggage_of_8192_bytes_is_passed_on_whole(forwarded: Any) -> None:
+    members = [f"k{i:02d}=" + "v" * 123 for i in range(63)] + ["k63=" + "v" * 124]
+    full = ",".join(members)
+    assert len(full) == 8192
+    (call,) = forwarded([("traceparent", VALID), ("baggage", full)])
+    assert call["baggage"] == [full]
+    halves = [",".join(members[:32]), ",".join([*members[32:], "k64=v"])]
+    (call,) = forwarded([("traceparent", VALID), *(("baggage", half) for half in halves)])
+    assert call["baggage"] == [full]  # one list over two headers; past 8192 bytes the last member gives way
+    (call,) = forwarded([("traceparent", VALID), ("baggage", "langsmith-project=p," + full)])
+    assert call["baggage"] == [",".join([*members[:-1], "langsmith-project=p"])]  # ours go, within 8192
+
+
+def test_a_redirected_call_carries_the_context_once(forwarded: Any) -> None:
+    received = [("traceparent", VALID), ("tracestate", "foo=1,bar=2"), ("baggage", "userId=alice")]
+    (call,) = forwarded(received, path="/redirect")  # 307 to /capture?from=<the first hop's traceparent>
+    (path,) = call[":path"]
+    first = OUT.fullmatch(unquote(path.removeprefix("/capture?from=")))
+    assert first is not None and first.group(1) == TRACE, path
+    trace_id, parent_id, flags = traceparent(call)
+    assert trace_id == TRACE and parent_id not in (SPAN, first.group(2)) and flags == 0x01  # a hop of its own
+    assert tracestate(call) == "foo=1,bar=2"
+    assert call["baggage"] == ["userId=alice"] and len(call["langsmith-trace"]) == 1
+
+
+def test_the_apps_own_baggage_is_merged_with_what_we_pass_on(forwarded: Any) -> None:
+    received = [("traceparent", VALID), ("baggage", "userId=alice,tier=gold,langsmith-project=caller")]
+    own = [("baggage", "userId=bob,langsmith-project=stale,bad member,region=eu;ttl=5")]
+    (call,) = forwarded(received, outbound=own)
+    # The app's members first and byte for byte (its userId is the newer one), then the received
+    # ones it does not have, then ours; the app's copy of ours and its invalid member are dropped.
+    assert call["baggage"] == ["userId=bob,region=eu;ttl=5,tier=gold,langsmith-project=caller"]
+    assert traceparent(call)[0] == TRACE
+
+
+def test_a_traceparent_the_app_sets_is_kept_without_our_tracestate(forwarded: Any) -> None:
+    theirs = f"00-{'a' * 32}-{'b' * 16}-01"
+    received = [("traceparent", VALID), ("tracestate", "foo=1")]
+    (call,) = forwarded(received, outbound=[("traceparent", theirs)])
+    assert call["traceparent"] == [theirs]  # another tracer's context, left as it set it
+    assert "tracestate" not in call  # the received tracestate belongs to our traceparent, not theirs
+    assert len(call["langsmith-trace"]) == 1

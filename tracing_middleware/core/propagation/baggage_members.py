@@ -79,7 +79,8 @@ def _assemble(others: list[tuple[str, str]], ours: str) -> str:
     partial members: ours always go; the others are kept in order while they fit, whole.
     """
     own = split_members(ours) if ours else []
-    budget = MAX_BAGGAGE_HEADER - len(ours) - (1 if ours else 0)
+    # Each of the others costs its length and one comma; without ours, the last one needs none.
+    budget = MAX_BAGGAGE_HEADER - len(ours) if ours else MAX_BAGGAGE_HEADER + 1
     room = MAX_BAGGAGE_MEMBERS - len(own)
     kept: list[str] = []
     for _, member in others:
