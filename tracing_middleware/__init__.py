@@ -17,6 +17,7 @@ from tracing_middleware.core.pipeline import Exporter
 from tracing_middleware.core.propagation import extract, inject
 from tracing_middleware.core.run_tree import RUN_TYPES, RunTree
 from tracing_middleware.core.runtime import Runtime, get_runtime, set_runtime, use_runtime
+from tracing_middleware.core.stats import ExporterStats, exporter_stats
 from tracing_middleware.core.traceable import trace, traceable
 from tracing_middleware.exporters.memory import InMemoryExporter
 from tracing_middleware.logs import instrument_logging
@@ -59,5 +60,7 @@ __all__ = [
     "get_runtime",
     "set_runtime",
     "use_runtime",
+    "ExporterStats",
+    "exporter_stats",
 ]
 __version__ = "0.1.0"

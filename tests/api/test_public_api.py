@@ -16,7 +16,7 @@ PUBLIC: dict[str, set[str]] = {
         "Runtime", "TracingMiddleware", "WSGITracingMiddleware", "bind_context", "configure", "extract", "flush",
         "get_current_run_tree", "get_runtime", "get_settings", "get_tracing_context", "inject", "instrument",
         "instrument_logging", "set_runtime", "shutdown", "suppress_tracing", "trace", "traceable", "tracing_context",
-        "uninstrument", "use_runtime",
+        "uninstrument", "use_runtime", "ExporterStats", "exporter_stats",
     },
     "tracing_middleware.adapters.django": {"TracingMiddleware", "SETTING"},
     "tracing_middleware.bridges": {"NAMES", "CHOICES", "ENV", "parse", "from_env", "apply", "active"},

@@ -103,7 +103,10 @@ def test_lifespan_and_unknown_scopes_pass_through_untouched(memory: InMemoryExpo
     for scope in ({"type": "lifespan", "asgi": {"version": "3.0"}}, {"type": "custom.thing"}):
         asyncio.run(TracingMiddleware(app)(scope, recorder.receive, recorder.send))
     assert [c[0] for c in calls] == [{"type": "lifespan", "asgi": {"version": "3.0"}}, {"type": "custom.thing"}]
-    assert all(c[1] == recorder.receive and c[2] == recorder.send for c in calls)
+    assert all(c[1] == recorder.receive for c in calls)
+    assert calls[1][2] == recorder.send  # lifespan's send is wrapped: it drains the queue before shutdown completes
+    asyncio.run(calls[0][2]({"type": "lifespan.shutdown.complete"}))
+    assert recorder.sent[-1] == {"type": "lifespan.shutdown.complete"}
     assert memory.runs == []
 
 

@@ -115,10 +115,15 @@ def test_exporter_runs_with_tracing_suppressed() -> None:
     processor.shutdown()
 
 
-def test_bad_settings_name_the_valid_values(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_environment_sizes_warn_and_use_the_defaults(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("TRACING_MIDDLEWARE_QUEUE_SIZE", "lots")
-    with pytest.raises(ValueError, match="positive integer"):
-        BatchProcessor(ListExporter())
+    monkeypatch.setenv("TRACING_MIDDLEWARE_BATCH_SIZE", "-1")
+    processor = BatchProcessor(ListExporter())
+    assert (processor.max_queue, processor.batch_size) == (50_000, 1_000)
+    assert "TRACING_MIDDLEWARE_QUEUE_SIZE='lots' is not a whole number >= 1; using 50000" in caplog.text
+    assert "TRACING_MIDDLEWARE_BATCH_SIZE='-1' is not a whole number >= 1; using 1000" in caplog.text
 
 
 FILE_EXPORTER = textwrap.dedent(

@@ -136,9 +136,12 @@ def test_default_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from_env = PropagationTargets.from_env()
     assert allows(from_env, "http://a.partner.example/x") and allows(from_env, "https://b.example/api/v2")
     assert not allows(from_env, "https://b.example/other") and allows(from_env, "http://10.0.0.7/x")
+    # A bad entry warns and sends headers nowhere new.
+    monkeypatch.setenv(targets.ENV_VAR, "bad host,a.partner.example")
+    partial = PropagationTargets.from_env()
+    assert allows(partial, "http://a.partner.example/x") and not allows(partial, "https://other.example/")
     monkeypatch.setenv(targets.ENV_VAR, "bad host")
-    with pytest.raises(ValueError, match=targets.ENV_VAR):
-        PropagationTargets.from_env()
+    assert not allows(PropagationTargets.from_env(), "https://other.example/")
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", "host:99999", "host:port", "*", "*.", "a*b.internal", "https://", "x@y"])

@@ -81,6 +81,5 @@ def test_services_agree_on_a_langsmith_trace_parent_without_a_flag() -> None:
 def test_bad_rates_name_the_valid_range(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="from 0 to 1"):
         tm.configure(exporter="none", sample_rate=2)
-    monkeypatch.setenv("TRACING_MIDDLEWARE_SAMPLE_RATE", "half")
-    with pytest.raises(ValueError, match="number from 0 to 1"):
-        tm.configure(exporter="none")
+    monkeypatch.setenv("TRACING_MIDDLEWARE_SAMPLE_RATE", "half")  # the environment only warns: every trace kept
+    assert tm.configure(exporter="none").sample_rate == 1.0

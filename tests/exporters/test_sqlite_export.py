@@ -246,6 +246,5 @@ def test_a_damaged_run_is_skipped_not_the_batch(tmp_path: Path, make_trace: Trac
 def test_busy_timeout_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACING_MIDDLEWARE_DB_TIMEOUT", "0.25")
     assert SQLiteExporter("x.db").timeout_s == 0.25
-    monkeypatch.setenv("TRACING_MIDDLEWARE_DB_TIMEOUT", "soon")
-    with pytest.raises(ValueError, match="TRACING_MIDDLEWARE_DB_TIMEOUT must be a number"):
-        SQLiteExporter("x.db")
+    monkeypatch.setenv("TRACING_MIDDLEWARE_DB_TIMEOUT", "soon")  # warns, and the default is used
+    assert SQLiteExporter("x.db").timeout_s == 5.0

@@ -28,6 +28,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without Django
     raise ImportError("tracing Django apps needs Django: pip install 'tracing-middleware[django]'") from error
 
+from tracing_middleware.core import config
 from tracing_middleware.middleware.environ import reported_error, request_info
 from tracing_middleware.middleware.options import MiddlewareOptions, options_from
 from tracing_middleware.middleware.request import (
@@ -78,6 +79,9 @@ class TracingMiddleware:
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)  # Django then awaits us in the request's own task
+        # Exporters are set up here, while Django loads its middleware: under ``runserver --noreload``
+        # that is the main thread, the only one where a flush can be chained to SIGTERM.
+        config.get_settings()
 
     def __call__(self, request: HttpRequest) -> Any:
         if self._async:

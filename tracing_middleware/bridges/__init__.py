@@ -19,12 +19,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from tracing_middleware.core.context import Bridge, register_bridge, unregister_bridge
+from tracing_middleware.core.env import env_text, warn_bad
 
 __all__ = ["NAMES", "CHOICES", "ENV", "parse", "from_env", "apply", "active"]
 
@@ -38,7 +38,6 @@ _OFF = {"none", "off", "false", "0", ""}
 logger = logging.getLogger("tracing_middleware.bridges")
 _lock = threading.Lock()
 _installed: dict[str, Bridge] = {}
-_warned: set[str] = set()
 
 
 def parse(value: Any) -> tuple[str, ...]:
@@ -70,15 +69,13 @@ def parse(value: Any) -> tuple[str, ...]:
 
 def from_env() -> tuple[str, ...]:
     """The bridges ``TRACING_MIDDLEWARE_BRIDGES`` asks for; a bad value is logged once and means ``auto``."""
-    raw = os.environ.get(ENV)
-    if raw is None or not raw.strip():
+    raw = env_text(ENV, "")
+    if not raw:
         return NAMES
     try:
         return parse(raw)
-    except ValueError as error:
-        if raw not in _warned:
-            _warned.add(raw)
-            logger.warning("%s=%r ignored (%s); using 'auto'", ENV, raw[:100], error)
+    except ValueError:
+        warn_bad(ENV, raw, f"'auto', 'none' or names among {', '.join(CHOICES)}", "'auto'")
         return NAMES
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any
 
 from tracing_middleware.cli.render import Line
 from tracing_middleware.cli.text import ASCII, glyphs_for
+from tracing_middleware.core.env import env_flag
 from tracing_middleware.core.printable import printable, printable_json
 from tracing_middleware.exporters.sqlite_read import StoredRun
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["PROG", "Printer", "dump_json", "warn", "write_lines", "write_lines_with_progress"]
 
 PROG = "tracing-middleware"
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def warn(message: object) -> None:
@@ -46,7 +45,7 @@ class Printer:
     @classmethod
     def for_args(cls, args: argparse.Namespace) -> Printer:
         """Plain when ``--plain`` was given or ``TRACING_MIDDLEWARE_PLAIN`` is set, else colored if possible."""
-        env = os.environ.get("TRACING_MIDDLEWARE_PLAIN", "").strip().lower() in _TRUE
+        env = env_flag("TRACING_MIDDLEWARE_PLAIN", False)
         return cls(plain=bool(getattr(args, "plain", False)) or env)
 
     def lines(self, lines: Iterable[Line]) -> None:

@@ -3,8 +3,14 @@
 The request path only appends to a deque (no lock, no I/O). When the queue is full the run is
 dropped and counted, never waited for. Exports run on the worker thread with tracing suppressed, are
 retried with backoff a bounded number of times, then counted as lost. A forked child (a gunicorn
-worker) starts with an empty queue and its own thread on first use. Runs still queued are flushed at
-interpreter exit; a SIGTERM that would kill the process outright first flushes too.
+worker) starts with an empty queue and its own thread on first use.
+
+Runs still queued when the process ends are exported within one drain time shared by every processor
+(``TRACING_MIDDLEWARE_DRAIN_TIMEOUT`` seconds, default 5): at interpreter exit, when a
+``multiprocessing`` child ends (it leaves with ``os._exit``, skipping ``atexit``), when an ASGI
+server shuts its app down (``lifespan.shutdown``, see ``middleware.asgi``), and before a default
+SIGTERM would kill the process outright. What the drain time did not cover is counted as
+``lost_at_exit`` and logged in one line.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import collections
 import itertools
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -21,27 +28,15 @@ from types import FrameType
 from typing import Any
 
 from tracing_middleware.core.context import suppress_tracing
+from tracing_middleware.core.env import env_float, env_int
 from tracing_middleware.core.pipeline import Exporter, FailureLog
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.run_tree import RunTree
 
-__all__ = ["BatchProcessor"]
+__all__ = ["BatchProcessor", "drain"]
 
 logger = get_logger("tracing_middleware.export")
 _live: weakref.WeakSet[BatchProcessor] = weakref.WeakSet()
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive integer; got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {raw!r}")
-    return value
 
 
 class BatchProcessor:
@@ -63,8 +58,8 @@ class BatchProcessor:
         backoff_s: float = 0.05,
     ) -> None:
         self.exporter = exporter
-        self.max_queue = max_queue or _env_int("TRACING_MIDDLEWARE_QUEUE_SIZE", 50_000)
-        self.batch_size = batch_size or _env_int("TRACING_MIDDLEWARE_BATCH_SIZE", 1_000)
+        self.max_queue = max_queue or env_int("TRACING_MIDDLEWARE_QUEUE_SIZE", 50_000)
+        self.batch_size = batch_size or env_int("TRACING_MIDDLEWARE_BATCH_SIZE", 1_000)
         if interval_s <= 0 or max_attempts < 1:
             raise ValueError("interval_s must be > 0 and max_attempts >= 1")
         self.interval_s = interval_s
@@ -73,6 +68,7 @@ class BatchProcessor:
         self.failures = FailureLog(f"exporter {type(exporter).__name__} failed, runs lost")
         self.dropped = FailureLog("tracing queue full, runs dropped")
         self.exported = 0
+        self.lost_at_exit = 0
         self._stopped = False
         self._reset()
         _live.add(self)
@@ -118,6 +114,7 @@ class BatchProcessor:
                 thread = threading.Thread(target=self._work, name="tracing-middleware-export", daemon=True)
                 thread.start()
                 self._thread = thread
+                _flush_when_child_ends()
 
     def _work(self) -> None:
         with suppress_tracing():  # an exporter using httpx/requests must not trace itself
@@ -188,6 +185,10 @@ class BatchProcessor:
         except Exception as error:
             self.failures.record(error, 0)
 
+    def pending(self) -> int:
+        """Runs handed over and neither exported, lost nor dropped yet."""
+        return max(0, self._last_handed - self._settled)
+
     def _after_fork(self) -> None:
         # The parent exports what it queued; the child starts empty, with a thread of its own.
         self._reset()
@@ -198,9 +199,58 @@ def _after_fork_in_child() -> None:
         processor._after_fork()
 
 
-def _flush_all() -> None:
+def drain(timeout: float | None = None) -> bool:
+    """Export what every live processor holds, within ``timeout`` in all (default: the drain time).
+
+    Each processor's ``lost_at_exit`` becomes what it still held when the time ran out (0 when it
+    finished; a later drain, at exit after the server's shutdown hook, has the last word). False if any
+    runs were left. Never raises.
+    """
+    total = env_float("TRACING_MIDDLEWARE_DRAIN_TIMEOUT", 5.0) if timeout is None else timeout
+    deadline = time.monotonic() + total
+    complete = True
     for processor in list(_live):
-        processor.flush(timeout=5.0)
+        try:
+            done = processor.flush(max(0.0, deadline - time.monotonic()))
+            lost = 0 if done else processor.pending()
+            processor.lost_at_exit = lost
+            if not lost:
+                continue
+            complete = False
+            logger.warning(
+                "%d runs not exported by %s within the %.1f s drain time",
+                lost, type(processor.exporter).__name__, total,
+            )  # fmt: skip
+        except Exception:
+            continue
+    for processor in list(_live):  # let exporters that keep counters (the SQLite store) write the final ones
+        record = getattr(processor.exporter, "record_stats", None)
+        if callable(record):
+            try:
+                record()
+            except Exception:
+                continue
+    return complete
+
+
+def _flush_all() -> None:
+    drain()
+
+
+_child_hooked = 0
+
+
+def _flush_when_child_ends() -> None:
+    """In a ``multiprocessing`` child, drain when it ends: it exits with ``os._exit``, so ``atexit`` never runs."""
+    global _child_hooked
+    mp = sys.modules.get("multiprocessing")
+    pid = os.getpid()
+    if mp is None or _child_hooked == pid or mp.parent_process() is None:
+        return
+    _child_hooked = pid
+    from multiprocessing import util
+
+    util.Finalize(None, _flush_all, exitpriority=100)  # run by the child's exit, before it joins its own children
 
 
 _hooks_installed = False

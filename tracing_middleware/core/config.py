@@ -17,15 +17,18 @@ Environment variables (``configure`` arguments win):
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tracing_middleware.core import runtime as _rt
+from tracing_middleware.core.env import env_flag, env_float, env_list, env_text
 from tracing_middleware.core.pipeline import Exporter, Processor, SimpleProcessor
+from tracing_middleware.core.printable import get_logger
+from tracing_middleware.core.redaction import Hide, Redactor, make_redactor
 from tracing_middleware.core.run_tree import RunTree
+from tracing_middleware.core.service import default_service
 
 __all__ = ["configure", "make_settings", "get_settings", "record", "EXPORTERS", "Settings", "shutdown", "flush"]
 
@@ -40,39 +43,7 @@ EXPORTERS: dict[str, str] = {
     "none": "",
 }
 DEFAULT_EXPORTER = "sqlite"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    if raw:
-        raise ValueError(f"{name} must be one of {sorted(_TRUE | _FALSE)}; got {raw!r}")
-    return default
-
-
-def _rate(value: float | None) -> float:
-    if value is None:
-        raw = (
-            os.environ.get("TRACING_MIDDLEWARE_SAMPLE_RATE") or os.environ.get("LANGSMITH_TRACING_SAMPLING_RATE") or "1"
-        )
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"the sample rate must be a number from 0 to 1; got {raw!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"sample_rate must be from 0 to 1; got {value!r}")
-    return float(value)
-
-
-def _default_service() -> str:
-    main = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    name = os.path.splitext(main)[0]
-    return name if name and name not in ("-c", "-m") else "python"
+logger = get_logger("tracing_middleware.config")
 
 
 @dataclass
@@ -87,6 +58,8 @@ class Settings:
     processors: tuple[Processor, ...] = ()
     exporters: list[Exporter] = field(default_factory=list)
     bridges: tuple[str, ...] = ()
+    redactor: Redactor | None = None
+    """Hidden inputs/outputs and the ``redact`` hook (``core.redaction``), applied before every exporter."""
 
 
 _lock = threading.Lock()
@@ -112,6 +85,35 @@ def _make_exporter(spec: str | Exporter) -> Exporter | None:
     return exporter
 
 
+def _env_exporters() -> list[Exporter]:
+    """The exporters named by ``TRACING_MIDDLEWARE_EXPORTER``; one that cannot be built warns and is skipped."""
+    exporters = []
+    for name in env_list("TRACING_MIDDLEWARE_EXPORTER", [DEFAULT_EXPORTER], list(EXPORTERS)):
+        try:
+            exporter = _make_exporter(name)
+        except Exception as error:  # a missing extra, a bad endpoint: the app keeps running untraced there
+            logger.warning(
+                "TRACING_MIDDLEWARE_EXPORTER: exporter %r cannot start (%s: %s); runs are not sent there",
+                name, type(error).__name__, error,
+            )  # fmt: skip
+            continue
+        if exporter is not None:
+            exporters.append(exporter)
+    return exporters
+
+
+def _check_rate(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"sample_rate must be a number from 0 to 1; got {value!r}")
+    return float(value)
+
+
+def _check_flag(name: str, value: object) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"{name} must be True, False or None; got {value!r}")
+    return value
+
+
 def _processor(exporter: Exporter) -> Processor:
     # Exporters are built inside configure(): they must read get_settings() lazily, at export time.
     make = getattr(exporter, "make_processor", None)  # exporters doing I/O choose a batching processor
@@ -127,12 +129,18 @@ def configure(
     w3c: bool | None = None,
     sample_rate: float | None = None,
     bridges: str | Sequence[str] | bool | None = None,
+    hide_inputs: Hide | None = None,
+    hide_outputs: Hide | None = None,
+    redact: Callable[[RunTree], Any] | None = None,
 ) -> Settings:
     """Set up tracing; arguments left out come from the environment, then the defaults.
 
     ``exporter``: a name (``EXPORTERS``), an exporter object, or a list of them (all receive every
     run). Calling ``configure`` again shuts the previous exporters down and replaces them.
     ``bridges``: which in-process tracers nest with our runs (``tracing_middleware.bridges``).
+    ``hide_inputs`` / ``hide_outputs`` / ``redact``: see ``tracing_middleware.core.redaction``. A bad
+    argument raises ``ValueError``/``TypeError`` naming the valid choices; a bad environment value
+    only warns (``tracing_middleware.core.env``).
     """
     settings = make_settings(
         exporter=exporter,
@@ -142,6 +150,9 @@ def configure(
         w3c=w3c,
         sample_rate=sample_rate,
         bridges=bridges,
+        hide_inputs=hide_inputs,
+        hide_outputs=hide_outputs,
+        redact=redact,
     )
     # Loaded by name, as the exporters are: the core imports no peer tracer.
     settings.bridges = importlib.import_module("tracing_middleware.bridges").apply(settings.bridges)
@@ -165,38 +176,51 @@ def make_settings(
     w3c: bool | None = None,
     sample_rate: float | None = None,
     bridges: str | Sequence[str] | bool | None = None,
+    hide_inputs: Hide | None = None,
+    hide_outputs: Hide | None = None,
+    redact: Callable[[RunTree], Any] | None = None,
 ) -> Settings:
     """The settings ``configure`` would install, built (exporters included) but not made active."""
     wiring = importlib.import_module("tracing_middleware.bridges")
     wanted: tuple[str, ...] = wiring.from_env() if bridges is None else wiring.parse(bridges)
+    _check_flag("enabled", enabled)
+    _check_flag("w3c", w3c)
+    for name, text in (("project_name", project_name), ("service_name", service_name)):
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"{name} must be a str or None; got {text!r}")
+    rate = (
+        env_float(("TRACING_MIDDLEWARE_SAMPLE_RATE", "LANGSMITH_TRACING_SAMPLING_RATE"), 1.0, maximum=1.0)
+        if sample_rate is None
+        else _check_rate(sample_rate)
+    )
+    redactor = make_redactor(
+        env_flag("LANGSMITH_HIDE_INPUTS", False) if hide_inputs is None else hide_inputs,
+        env_flag("LANGSMITH_HIDE_OUTPUTS", False) if hide_outputs is None else hide_outputs,
+        redact,
+    )
     if exporter is None:
-        specs: list[str | Exporter] = [
-            s for s in os.environ.get("TRACING_MIDDLEWARE_EXPORTER", DEFAULT_EXPORTER).split(",") if s.strip()
-        ]
-    elif isinstance(exporter, (str, Exporter)):
-        specs = [exporter]
-    elif isinstance(exporter, Sequence):
-        specs = list(exporter)
+        exporters = _env_exporters()
     else:
-        raise TypeError(f"exporter must be a name ({', '.join(EXPORTERS)}), an exporter object or a list of them")
-    exporters = [e for e in (_make_exporter(s) for s in specs) if e is not None]
-    settings = Settings(
-        enabled=_flag("TRACING_MIDDLEWARE_ENABLED", True) if enabled is None else bool(enabled),
-        project_name=project_name
-        or os.environ.get("TRACING_MIDDLEWARE_PROJECT")
-        or os.environ.get("LANGSMITH_PROJECT")
-        or "default",
+        if isinstance(exporter, (str, Exporter)):
+            specs: list[str | Exporter] = [exporter]
+        elif isinstance(exporter, Sequence):
+            specs = list(exporter)
+        else:
+            raise TypeError(f"exporter must be a name ({', '.join(EXPORTERS)}), an exporter object or a list of them")
+        exporters = [e for e in (_make_exporter(s) for s in specs) if e is not None]
+    return Settings(
+        enabled=env_flag("TRACING_MIDDLEWARE_ENABLED", True) if enabled is None else enabled,
+        project_name=project_name or env_text(("TRACING_MIDDLEWARE_PROJECT", "LANGSMITH_PROJECT"), "default"),
         service_name=service_name
-        or os.environ.get("TRACING_MIDDLEWARE_SERVICE")
-        or os.environ.get("OTEL_SERVICE_NAME")
-        or _default_service(),
-        w3c=_flag("TRACING_MIDDLEWARE_W3C", True) if w3c is None else bool(w3c),
-        sample_rate=_rate(sample_rate),
+        or env_text(("TRACING_MIDDLEWARE_SERVICE", "OTEL_SERVICE_NAME"), "")
+        or default_service(),
+        w3c=env_flag("TRACING_MIDDLEWARE_W3C", True) if w3c is None else w3c,
+        sample_rate=rate,
         processors=tuple(_processor(e) for e in exporters),
         exporters=exporters,
         bridges=wanted,
+        redactor=redactor,
     )
-    return settings
 
 
 def get_settings() -> Settings:
@@ -212,7 +236,10 @@ def record(run: RunTree) -> None:
     """Hand a finished, sampled run to every exporter; never blocks on I/O, never raises."""
     if run.sampled is False:
         return
-    for processor in get_settings().processors:
+    settings = get_settings()
+    if settings.redactor is not None:
+        settings.redactor(run)
+    for processor in settings.processors:
         processor.on_end(run)
 
 

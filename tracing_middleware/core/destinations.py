@@ -36,13 +36,13 @@ URL with ``X-Amz-Signature`` in its query) are never touched: added headers coul
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from tracing_middleware.core import runtime as _rt
+from tracing_middleware.core.env import env_text, warn_bad
 from tracing_middleware.core.hosts import internal_host, well_known_api
 
 __all__ = [
@@ -164,13 +164,16 @@ class PropagationTargets:
     @classmethod
     def from_env(cls) -> PropagationTargets:
         """Targets from ``TRACING_MIDDLEWARE_PROPAGATE_TO``; the default alone when it is unset or empty."""
-        raw = os.environ.get(ENV_VAR, "")
-        if not raw.strip():
+        raw = env_text(ENV_VAR, "")
+        if not raw:
             return cls(None)
-        try:
-            return cls(raw)
-        except ValueError as error:
-            raise ValueError(f"{ENV_VAR}: {error}") from None
+        targets = cls([])
+        for pattern in (p for p in raw.split(",") if p.strip()):
+            try:
+                targets._add(pattern)
+            except ValueError:  # fail closed: a bad entry sends headers nowhere new
+                warn_bad(ENV_VAR, pattern, _FORMS, "the other entries (no host when none is valid)")
+        return targets
 
     def decide(self, scheme: str, host: str, port: int | None, url: str) -> int:
         """``FULL``, ``TRACE_IDS`` or ``NOTHING`` for a request to this URL (``host`` lowercase)."""

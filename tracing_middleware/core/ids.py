@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+
+from tracing_middleware.core.env import env_flag
 
 __all__ = ["new_id", "new_trace_id", "RANDOM_TRACE_BITS", "now_us", "format_ts", "us_to_datetime", "datetime_to_us"]
 
@@ -44,7 +45,7 @@ def _stdlib_uuid7_factory() -> Callable[[], str]:
 
 
 def _pick() -> Callable[[], str]:
-    if os.environ.get("TRACING_MIDDLEWARE_PURE_IDS") != "1":
+    if not env_flag("TRACING_MIDDLEWARE_PURE_IDS", False):
         try:
             from uuid_utils import uuid7 as _fast  # the `speedups` extra
         except ImportError:

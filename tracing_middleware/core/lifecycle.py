@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tracing_middleware.core import config, ids
+from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.context import (
     RunToken,
     TracingState,
@@ -17,6 +18,7 @@ from tracing_middleware.core.context import (
     exit_run,
     resolve_parent,
 )
+from tracing_middleware.core.outbound import switch_outbound_on
 from tracing_middleware.core.run_tree import RunTree, wrap_outputs
 from tracing_middleware.core.sampling import is_sampled
 
@@ -47,6 +49,8 @@ def start_run(
     if not settings.enabled:
         return None
     parent_run = current_parent(state) if parent is _NO_PARENT else resolve_parent(parent)
+    if parent_run is None and _rt.current.outbound_pending:  # a plain script's first run: as adapters do
+        switch_outbound_on()
     run = new_run(state, settings, name, run_type, inputs, tags, metadata, project_name, parent_run, run_id)
     return run, enter_state(TracingState(run, state.project_name, state.tags, state.metadata, state.enabled))
 

@@ -64,12 +64,15 @@ class SimpleProcessor:
     def __init__(self, exporter: Exporter) -> None:
         self.exporter = exporter
         self.failures = FailureLog(f"exporter {type(exporter).__name__} failed")
+        self.exported = 0
 
     def on_end(self, run: RunTree) -> None:
         try:
             self.exporter.export((run,))
         except Exception as error:  # an exporter must never break the traced code
             self.failures.record(error)
+        else:
+            self.exported += 1
 
     def flush(self, timeout: float | None = None) -> bool:
         return True

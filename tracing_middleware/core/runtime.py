@@ -3,8 +3,8 @@
 Everything the package remembers between calls lives here: the settings and their processors, whether
 runs emit ``traceparent``, the options of the patched HTTP clients, the excluded URL prefixes, the
 recent outbound headers (to recognise our own on a retry), whether outbound patching is still pending,
-and the counters of rejected headers. ``testing.recording()`` and the tests swap a whole ``Runtime``
-instead of editing module globals::
+the counters of rejected headers, and the environment values already warned about.
+``testing.recording()`` and the tests swap a whole ``Runtime`` instead of editing module globals::
 
     with use_runtime(get_runtime().copy(outbound_pending=False)):
         ...
@@ -58,6 +58,8 @@ class Runtime:
     """How many incoming headers of each kind were (partly) ignored."""
     last_logged: dict[str, float] = field(default_factory=dict)
     """When a rejected header kind was last logged (the log is rate-limited)."""
+    warned_env: set[tuple[str, str]] = field(default_factory=set)
+    """(variable, value) pairs already warned about as unparsable (``core.env`` warns once for each)."""
     owns_settings: bool = True
     """Whether ``configure()`` may shut the processors of ``settings`` down when it replaces them: False
     in a copy sharing its original's settings, so configuring inside a copy leaves the original working."""
@@ -68,7 +70,7 @@ class Runtime:
         Unless ``settings`` is among the changes, the copy shares this runtime's settings without owning
         them: ``configure()`` inside the copy replaces them but does not shut them down.
         """
-        fresh: dict[str, Any] = {"remembered": [{}, {}], "rejected": {}, "last_logged": {}}
+        fresh: dict[str, Any] = {"remembered": [{}, {}], "rejected": {}, "last_logged": {}, "warned_env": set()}
         fresh["owns_settings"] = "settings" in changes or self.settings is None
         fresh.update(changes)
         return dataclasses.replace(self, **fresh)

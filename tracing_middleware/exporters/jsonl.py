@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracing_middleware.core import ids
 from tracing_middleware.core.config import get_settings
+from tracing_middleware.core.env import env_text
 from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.exporters.serialize import encode_plain, safe_json, safe_text
@@ -37,7 +38,7 @@ __all__ = ["JSONLExporter", "format_run"]
 
 
 def _default_path() -> pathlib.Path:
-    explicit = os.environ.get("TRACING_MIDDLEWARE_JSONL", "").strip()
+    explicit = env_text("TRACING_MIDDLEWARE_JSONL", "")
     return pathlib.Path(explicit or "traces.jsonl").expanduser().absolute()
 
 

@@ -13,12 +13,18 @@ raises ``LangSmithExportError``, so the ``BatchProcessor`` retries the batch a b
 and then counts the runs as lost (``exporter.processor.failures.count``). Values that are not JSON are
 made safe (``serialize``) before the client sees them, so one odd input cannot break a batch.
 
+While a batch is exported, what the client (and urllib3 under it) logs about it on that thread is
+folded into the ``LangSmithExportError`` instead of printed, so a failing endpoint or a missing API
+key costs at most one warning line a minute (``FailureLog``), never a traceback per batch. Other uses
+of the langsmith client in the process log as usual.
+
 The client's own requests are never traced: the batch processor's worker thread suppresses tracing,
 and the ingestion URL is registered with ``tracing_middleware.transports.exclude_urls``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -43,6 +49,26 @@ __all__ = ["LangSmithExporter", "LangSmithExportError"]
 logger = get_logger("tracing_middleware.export")
 _NAME_LIMIT = 1024
 _TIMEOUT_MS = (5_000, 30_000)  # connect, read: a hung backend must not hold the worker for minutes
+
+
+_CLIENT_LOGGERS = ("langsmith.client", "langsmith.utils", "langsmith._internal._operations", "urllib3.connectionpool")
+_capture = threading.local()
+
+
+class _Fold(logging.Filter):
+    """Drops the client's log records made on a thread exporting for us, keeping the last message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(_capture, "active", False):
+            try:
+                _capture.message = record.getMessage()
+            except Exception:  # a malformed log call must not break the export
+                _capture.message = str(record.msg)
+            return False
+        return True
+
+
+_fold = _Fold()
 
 
 class LangSmithExportError(RuntimeError):
@@ -88,6 +114,8 @@ class LangSmithExporter:
         self._client: Client | None = None  # made on first export: constructing does no I/O
         if client is not None:
             self._adopt(client)
+        for name in _CLIENT_LOGGERS:
+            logging.getLogger(name).addFilter(_fold)  # idempotent: a logger keeps each filter once
 
     # -- client -------------------------------------------------------------------------------------
 
@@ -161,12 +189,14 @@ class LangSmithExporter:
         client = self.client
         errors: list[Exception] = []
         self._local.errors = errors
+        _capture.active, _capture.message = True, None
         try:
             if self._use_multipart(client):
                 client.multipart_ingest(create=payload)
             else:
                 client.batch_ingest_runs(create=payload)
         finally:
+            _capture.active = False
             self._local.errors = None
         if errors:
             self.client_errors += len(errors)

@@ -133,6 +133,9 @@ class OTLPExporter:
         logging.getLogger(_OTEL_LOGGER).addFilter(_fold)  # idempotent: a logger keeps each filter once
         self.skipped = FailureLog("otlp exporter: runs that could not be converted skipped")
         self._lock = threading.Lock()
+        # Detected now: OpenTelemetry runs its resource detectors on a thread pool, which cannot start
+        # once the interpreter is exiting, where a short script's only export happens.
+        self._detected = Resource.create({})  # telemetry.sdk.*, OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME
         self._base: Resource | None = None
         self._resources: dict[str, Resource] = {}
         self._closed = False
@@ -150,7 +153,7 @@ class OTLPExporter:
         """Built at the first export, not in ``__init__``: ``configure()`` builds exporters before settings exist."""
         with self._lock:
             if self._base is None:
-                detected = Resource.create({})  # telemetry.sdk.*, OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME
+                detected = self._detected
                 name = self.service_name
                 if name is None:
                     found = detected.attributes.get("service.name")

@@ -12,12 +12,16 @@ lock (``TRACING_MIDDLEWARE_DB_TIMEOUT`` seconds, default 5) and is retried while
 A failed batch (read-only, corrupt, full or locked file) raises ``StoreError`` and changes nothing;
 the batch processor counts it and retries, and the next batch reopens the file.
 
+Retention: ``retention="7d"`` or ``TRACING_MIDDLEWARE_RETENTION`` keeps the store to that age
+(``sqlite_retention``); by default nothing is deleted (``tracing-middleware prune`` does it by hand).
+
 Read the store back with ``TraceStore`` (also exported here).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import pathlib
 import sqlite3
@@ -27,11 +31,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tracing_middleware.core.config import get_settings
+from tracing_middleware.core.env import env_float
 from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.run_tree import RunTree
+from tracing_middleware.core.stats import processor_stats
 from tracing_middleware.exporters.serialize import FIELD_LIMIT, safe_json, safe_text
 from tracing_middleware.exporters.sqlite_read import StoredRun, TraceStore, TraceSummary
+from tracing_middleware.exporters.sqlite_retention import Retention, retention_seconds
 from tracing_middleware.exporters.sqlite_schema import COLUMNS, StoreError, connect_writer, default_path, is_busy
+from tracing_middleware.exporters.sqlite_stats import write_stats
 
 if TYPE_CHECKING:
     from tracing_middleware.core.batch import BatchProcessor
@@ -42,19 +50,6 @@ _INSERT = f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.joi
 _NAME_LIMIT = 1024
 _ATTEMPTS = 3  # on top of the busy timeout: WAL can report "locked" at once in a few races
 _abandoned: list[sqlite3.Connection] = []  # a forked child must neither use nor close its parent's connection
-
-
-def _timeout_from_env() -> float:
-    raw = os.environ.get("TRACING_MIDDLEWARE_DB_TIMEOUT", "").strip()
-    if not raw:
-        return 5.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"TRACING_MIDDLEWARE_DB_TIMEOUT must be a number of seconds; got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"TRACING_MIDDLEWARE_DB_TIMEOUT must be >= 0; got {raw!r}")
-    return value
 
 
 def _json(value: Any) -> str | None:
@@ -86,6 +81,7 @@ class SQLiteExporter:
         service_name: str | None = None,
         *,
         timeout_s: float | None = None,
+        retention: float | str | None = None,
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
@@ -93,19 +89,63 @@ class SQLiteExporter:
             raise TypeError(f"service_name must be a str or None; got {type(service_name).__name__}")
         self.path = pathlib.Path(path).expanduser() if path is not None else default_path()
         self.service_name = service_name
-        self.timeout_s = _timeout_from_env() if timeout_s is None else float(timeout_s)
+        self.timeout_s = env_float("TRACING_MIDDLEWARE_DB_TIMEOUT", 5.0) if timeout_s is None else float(timeout_s)
         if self.timeout_s < 0:
             raise ValueError(f"timeout_s must be >= 0; got {timeout_s!r}")
         self._conn: sqlite3.Connection | None = None  # opened on first export: constructing does no I/O
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._started_us = time.time_ns() // 1000  # with the pid, names this process's counters row
+        self.processor: BatchProcessor | None = None
+        kept = retention_seconds(retention)
+        self.retention = None if kept is None else Retention(self.path, kept, self.timeout_s)
+        self._wrote = False  # whether this process wrote runs here (then its counters are kept too)
         self.skipped = FailureLog("sqlite exporter: malformed runs skipped")
+        self.stats_errors = FailureLog("sqlite exporter: exporter counters not written")
 
     def make_processor(self) -> BatchProcessor:
         """Writes happen on a background thread, in batches."""
         from tracing_middleware.core.batch import BatchProcessor
 
-        return BatchProcessor(self)
+        self.processor = BatchProcessor(self)
+        return self.processor
+
+    def record_stats(self) -> None:
+        """Write this process's exporter counters into the store now (done with every batch, and at exit).
+
+        A process that never wrote a run writes nothing: counters alone never create a store.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
+        if not self._wrote:
+            return
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = connect_writer(self.path, self.timeout_s)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._write_stats(conn, 0)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+
+    def _write_stats(self, conn: sqlite3.Connection, writing: int) -> None:
+        """Counters of every configured exporter; ``writing`` runs of this batch count as exported already."""
+        settings = get_settings()
+        stats = []
+        for processor in settings.processors:
+            numbers = processor_stats(processor)
+            if processor is self.processor and writing:
+                numbers = dataclasses.replace(numbers, exported=numbers.exported + writing)
+            stats.append(numbers)
+        if stats:
+            now = time.time_ns() // 1000
+            service = self.service_name or settings.service_name
+            write_stats(conn, f"{os.getpid()}@{self._started_us}", service, stats, now)
 
     def export(self, runs: Sequence[RunTree]) -> None:
         """Write ``runs`` in one transaction; ``StoreError`` (and nothing written) if the file refuses."""
@@ -118,7 +158,7 @@ class SQLiteExporter:
             for attempt in range(1, _ATTEMPTS + 1):
                 try:
                     self._write(rows)
-                    return
+                    break
                 except sqlite3.Error as error:
                     if attempt < _ATTEMPTS and is_busy(error):
                         time.sleep(0.05 * 2**attempt)
@@ -130,6 +170,8 @@ class SQLiteExporter:
                 except StoreError:
                     self._close()
                     raise
+        if self.retention is not None:
+            self.retention.maybe_prune()  # outside the lock: pruning opens connections of its own
 
     def shutdown(self) -> None:
         """Close this process's connection; a later ``export`` opens a new one."""
@@ -170,6 +212,11 @@ class SQLiteExporter:
         conn.execute("BEGIN IMMEDIATE")  # take the write lock now, waiting up to the busy timeout
         try:
             conn.executemany(_INSERT, rows)
+            self._wrote = True
+            try:
+                self._write_stats(conn, len(rows))
+            except Exception as error:  # counters are a convenience: they never cost the runs
+                self.stats_errors.record(error)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -190,3 +237,5 @@ class SQLiteExporter:
         self._conn = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._started_us = time.time_ns() // 1000
+        self._wrote = False

@@ -20,6 +20,7 @@ import pathlib
 import sqlite3
 import stat
 
+from tracing_middleware.core.env import env_text
 from tracing_middleware.core.printable import get_logger
 
 __all__ = [
@@ -86,10 +87,10 @@ class StoreError(Exception):
 
 def default_path() -> pathlib.Path:
     """The store's path when none is given (see the module docstring)."""
-    explicit = os.environ.get("TRACING_MIDDLEWARE_DB", "").strip()
+    explicit = env_text("TRACING_MIDDLEWARE_DB", "")
     if explicit:
         return pathlib.Path(explicit).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME", "").strip()
+    data_home = env_text("XDG_DATA_HOME", "")
     base = pathlib.Path(data_home).expanduser() if data_home else pathlib.Path.home() / ".local" / "share"
     return base / "tracing-middleware" / "traces.sqlite3"
 

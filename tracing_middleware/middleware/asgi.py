@@ -7,10 +7,13 @@ sets on the very scope dict the middleware passed in.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
+from types import FrameType
 from typing import Any
 
 from tracing_middleware.core import config
+from tracing_middleware.core.batch import drain
 from tracing_middleware.core.context import current_state, enter_state, exit_run
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
@@ -31,6 +34,7 @@ _TRACED = frozenset({"http", "websocket"})
 _LAST_BODY = frozenset({"http.response.body", "websocket.http.response.body"})
 _START = frozenset({"http.response.start", "websocket.http.response.start"})
 _NORMAL_CLOSE = (1000, 1001)
+_SHUTDOWN_DONE = frozenset({"lifespan.shutdown.complete", "lifespan.shutdown.failed"})
 
 
 def route_template(scope: Scope, root_path: str = "") -> str | None:
@@ -61,12 +65,40 @@ def _is_normal_close(error: BaseException) -> bool:
     return type(error).__name__ == "WebSocketDisconnect" and getattr(error, "code", None) in _NORMAL_CLOSE
 
 
+def _draining(send: Send) -> Send:
+    """``send`` for the lifespan scope: export the queued runs before the server hears shutdown is done.
+
+    Servers exit right after ``lifespan.shutdown.complete``, some (uvicorn) by re-raising SIGTERM with
+    its default action, which skips ``atexit``: this is the last moment the runs can be saved.
+    """
+
+    async def on_send(message: Message) -> None:
+        if message.get("type") in _SHUTDOWN_DONE:
+            drain()  # bounded by the drain time; the server is stopping, nothing else waits on the loop
+        await send(message)
+
+    return on_send
+
+
+def _built_by_the_framework() -> bool:
+    """Whether Starlette (or FastAPI) is building its middleware stack: the call that constructs us lazily."""
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "build_middleware_stack":
+            return True
+        frame = frame.f_back
+    return False
+
+
 class TracingMiddleware:
     """Trace each HTTP request and WebSocket connection as a run, a child of the caller's run.
 
     ``app.add_middleware(TracingMiddleware, **options)`` (Starlette, FastAPI) or
     ``TracingMiddleware(asgi_app, **options)``; the options are ``MiddlewareOptions``' fields. Lifespan
-    and other scopes pass through untouched. The handler sees the request run through
+    and other scopes pass through untouched, except that the queued runs are exported before
+    ``lifespan.shutdown.complete`` goes out. The handler sees the request run through
     ``get_current_run_tree()``; it is also at ``scope[SCOPE_KEY]``. The run ends when the last body
     message has been sent (a streaming response is covered entirely), or for a WebSocket when the
     connection closes. A second layer of this middleware on the same request passes it through.
@@ -81,7 +113,16 @@ class TracingMiddleware:
         if not callable(app):
             raise TypeError("TracingMiddleware wraps an ASGI application: TracingMiddleware(app, **options)")
         self.app = app
-        self.options: MiddlewareOptions = options_from(options)
+        try:
+            self.options: MiddlewareOptions = options_from(options)
+        except (TypeError, ValueError) as error:
+            if not _built_by_the_framework():
+                raise
+            # Starlette/FastAPI build middleware on the app's first call, inside the server, where raising
+            # would fail every request with a traceback: refuse at lifespan startup instead, in one line.
+            self.refused = f"tracing_middleware: bad middleware option: {error}"
+            self.__class__ = _RefusedTracingMiddleware
+            return
         opts = self.options
         # Decoding every header costs more than the rest of RequestInfo; only these options read them.
         self._read_headers = bool(opts.capture_headers or opts.run_name or opts.trust or opts.shared_secret)
@@ -94,7 +135,7 @@ class TracingMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in _TRACED or SCOPE_KEY in scope:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _draining(send) if kind == "lifespan" else send)
             return
         if self.options.instrument_outbound:
             instrument_outbound_once()
@@ -210,3 +251,25 @@ class TracingMiddleware:
         finally:
             request.deactivate(token)
         request.finish(None, route_template(scope, root_path))
+
+
+class _RefusedTracingMiddleware(TracingMiddleware):
+    """What a ``TracingMiddleware`` with bad options becomes when the framework built it lazily.
+
+    The server's lifespan startup fails with the one-line reason (uvicorn, hypercorn and gunicorn's
+    uvicorn workers then exit). A server without lifespan serves the app untraced and logs it once.
+    """
+
+    refused: str
+    _logged = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.failed", "message": self.refused})
+            return
+        if not self._logged:
+            self._logged = True
+            logger.error("%s; serving without tracing", self.refused)
+        await self.app(scope, receive, send)

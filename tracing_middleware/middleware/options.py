@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracing_middleware.core.redaction import REDACTED, secret_name
+
 __all__ = ["MiddlewareOptions", "RequestInfo", "NEVER_CAPTURED"]
 
 NEVER_CAPTURED = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
@@ -68,8 +70,10 @@ class MiddlewareOptions:
     def __post_init__(self) -> None:
         if isinstance(self.exclude_paths, str) or isinstance(self.capture_headers, str):
             raise TypeError("exclude_paths and capture_headers take a list of strings, not one string")
+        if not isinstance(self.secret_header, str) or not self.secret_header.strip():
+            raise TypeError(f"secret_header must be a header name; got {self.secret_header!r}")
         captured = tuple(h.lower() for h in self.capture_headers)
-        forbidden = NEVER_CAPTURED.intersection(captured)
+        forbidden = NEVER_CAPTURED.union({self.secret_header.lower()}).intersection(captured)
         if forbidden:
             raise ValueError(f"these headers are never recorded: {', '.join(sorted(forbidden))}")
         object.__setattr__(self, "capture_headers", captured)
@@ -119,10 +123,12 @@ class MiddlewareOptions:
             return False
 
     def captured(self, info: RequestInfo) -> dict[str, str]:
-        """The allowlisted request headers, for the run's inputs."""
+        """The allowlisted request headers, for the run's inputs; secret-looking names (``x-api-key``) as REDACTED."""
         if not self.capture_headers:
             return {}
-        return {key: value for key, value in info.headers if key in self.capture_headers}
+        return {
+            key: REDACTED if secret_name(key) else value for key, value in info.headers if key in self.capture_headers
+        }
 
 
 def options_from(kwargs: dict[str, Any]) -> MiddlewareOptions:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from tracing_middleware.core import config
-from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.context import (
     RunToken,
     TracingState,
@@ -17,9 +15,11 @@ from tracing_middleware.core.context import (
     registered_bridges,
 )
 from tracing_middleware.core.lifecycle import end_run, new_run
+from tracing_middleware.core.outbound import switch_outbound_on
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
+from tracing_middleware.core.redaction import redact_query
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 
@@ -43,25 +43,9 @@ ERROR_KEY = "tracing_middleware.error"
 """Scope/environ key where a framework adapter leaves an exception it turned into an error response."""
 
 
-_outbound_lock = threading.Lock()
-
-
 def instrument_outbound_once() -> None:
-    """Turn outbound propagation on once per process: ``Runtime.outbound_switch`` (``instrument()``), if set."""
-    runtime = _rt.current  # one flag for every adapter: outbound patching happens once per process
-    if not runtime.outbound_pending:
-        return
-    with _outbound_lock:
-        if not runtime.outbound_pending:
-            return
-        runtime.outbound_pending = False
-        switch = runtime.outbound_switch
-        if switch is None:
-            return
-        try:
-            switch()
-        except Exception as error:  # a client library failing to patch must not fail the request
-            logger.warning("outbound instrumentation failed: %s: %s", type(error).__name__, error)
+    """Turn on outbound header injection once per process, if available (``core.outbound``)."""
+    switch_outbound_on()
 
 
 def _claimed_parent(carrier: Any) -> dict[str, str]:
@@ -146,7 +130,7 @@ class RequestRun:
             # Handlers run directly under the caller's run, as with tracing_context(parent=headers).
             state = TracingState(parent, current.project_name, current.tags, current.metadata, current.enabled)
             return cls(None, state, info, options, method)
-        inputs: dict[str, Any] = {"method": method, "path": path, "query": query}
+        inputs: dict[str, Any] = {"method": method, "path": path, "query": redact_query(query)}
         if options.capture_headers and info is not None:
             captured = options.captured(info)
             if captured:

@@ -18,7 +18,6 @@ an explicit ``TracingTransport``/``TracingAdapter`` leaves the work to it, so it
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -30,6 +29,7 @@ from tracing_middleware.core.lifecycle import end_run, new_run
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation import baggage
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT, TRACESTATE
+from tracing_middleware.core.redaction import SECRET_NAME, redact_query
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.transports.options import Options
 
@@ -38,9 +38,8 @@ __all__ = ["Hop", "Outgoing", "Switch", "apply", "prepare", "start_hop"]
 logger = get_logger("tracing_middleware.transports")
 
 _MAX_REMEMBERED = 4096
-# Query parameters whose names contain one of these are recorded as REDACTED in ``http.url``.
-_SECRET_WORDS = ("token", "key", "secret", "sig", "pass", "auth", "credential", "session", "code", "amz-")
-_SECRET_NAME = re.compile("|".join(_SECRET_WORDS), re.IGNORECASE)
+# Query parameters named like secrets are recorded as REDACTED in ``http.url`` (``core.redaction``).
+_SECRET_NAME = SECRET_NAME
 
 
 class Hop:
@@ -96,16 +95,7 @@ def _recall(value: str) -> Hop | None:
 
 
 def _redacted(url: str, query: str) -> str:
-    if not query:
-        return url
-    if _SECRET_NAME.search(query) is None:  # the common case: nothing to hide
-        return f"{url}?{query}"
-    parts = []
-    for item in query.split("&"):
-        key, eq, _value = item.partition("=")
-        lowered = key.lower()
-        parts.append(f"{key}=REDACTED" if eq and any(w in lowered for w in _SECRET_WORDS) else item)
-    return f"{url}?{'&'.join(parts)}"
+    return f"{url}?{redact_query(query)}" if query else url
 
 
 class Switch:

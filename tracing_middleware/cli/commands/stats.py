@@ -18,10 +18,14 @@ from tracing_middleware.cli.render import Line
 from tracing_middleware.cli.text import cell_width, format_local, format_size, shown
 from tracing_middleware.exporters.sqlite_prune import store_stats
 from tracing_middleware.exporters.sqlite_schema import default_path
+from tracing_middleware.exporters.sqlite_stats import read_stats
 
-__all__ = ["SECTIONS", "Section", "Stat", "add_parser", "run", "store_section"]
+__all__ = ["SECTIONS", "Section", "Stat", "add_parser", "exporters_section", "run", "store_section"]
 
-HELP = "Print the store's size on disk, trace and run counts, and its time span."
+HELP = (
+    "Print the store's size on disk, trace and run counts, its time span, and the counters of the apps'"
+    " exporters (exported, dropped, failed, lost at exit)."
+)
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,24 @@ def store_section(args: argparse.Namespace) -> Section:
     ])  # fmt: skip
 
 
+def exporters_section(args: argparse.Namespace) -> Section | None:
+    """Exporter counters the apps writing this store kept in it, per service and exporter (summed over processes)."""
+    rows = read_stats(default_path() if args.db is None else args.db)
+    if not rows:
+        return None
+    stats = []
+    for row in rows:
+        numbers = {
+            "exported": row.exported, "dropped": row.dropped, "failed": row.failed,
+            "lost_at_exit": row.lost_at_exit, "queued": row.queued, "processes": row.processes,
+        }  # fmt: skip
+        text = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in numbers.items())
+        stats.append(Stat(f"{row.service}/{row.exporter}", f"{row.service} {row.exporter}", numbers, text))
+    return Section("exporters", "exporters (per service, all processes)", stats)
+
+
 # In print order; each is called with the parsed arguments.
-SECTIONS: list[Callable[[argparse.Namespace], Section | None]] = [store_section]
+SECTIONS: list[Callable[[argparse.Namespace], Section | None]] = [store_section, exporters_section]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
