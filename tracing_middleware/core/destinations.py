@@ -133,9 +133,9 @@ class PropagationTargets:
         self.host_ports: set[tuple[str, int]] = set()
         self.suffixes: list[tuple[str, int | None]] = []
         self.prefixes: list[str] = []
+        self._named = False  # whether any pattern other than "*" was given: spares ``named`` when not
         for pattern in patterns or ():
             self._add(pattern)
-        self._named = bool(self.hosts or self.host_ports or self.suffixes or self.prefixes)
 
     def _add(self, pattern: object) -> None:
         if not isinstance(pattern, str):
@@ -144,6 +144,7 @@ class PropagationTargets:
         if text == "*":
             self.all = True
             return
+        self._named = True
         if "://" in text:
             self.prefixes.append(normalize_prefix(text))
             return
