@@ -299,3 +299,15 @@ def test_aiohttp_s_client_follows_the_same_rule(memory: tm.InMemoryExporter) -> 
         and "baggage" not in sent["https://api.partner.example/x"]
     )
     assert full(sent["http://pricing/x"])
+
+
+def test_an_explicit_instrument_is_not_undone_by_the_automatic_switch(memory: tm.InMemoryExporter) -> None:
+    handler = Recorder()
+    with tm.use_runtime(tm.get_runtime().copy(outbound_pending=True)):  # as in a fresh process
+        instrument(targets=["api.openai.com"])
+        with (
+            httpx.Client(transport=httpx.MockTransport(handler)) as client,
+            tm.trace("first root run", metadata=METADATA, tags=["vip"]),  # the automatic switch's moment
+        ):
+            client.get("https://api.openai.com/v1/models")
+    assert full(handler.only())  # the targets given to instrument() still hold

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.destinations import PropagationTargets
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.transports.client_run import Switch
@@ -94,6 +95,9 @@ def instrument(
                 logger.debug("%s is not installed; not instrumented", name)
                 continue
             _patches[name] = [_apply(owner, attr, make) for owner, attr, make in module.patch_points()]
+        # Called by the user or by the automatic switch: either way it is done, and the switch must not
+        # run later and put the default options back over the ones given here.
+        _rt.current.outbound_pending = False
         return sorted(_patches)
 
 
