@@ -12,9 +12,17 @@ Two processes:
   (no span started); the cases ``none``, ``langsmith``, ``otel`` and ``langsmith,otel`` are switched
   with ``tracing_middleware.bridges.apply`` in interleaved rounds, so machine load hits them alike.
 
-Each case's figure is its best round (µs per request), and "added" is its difference to ``none`` in the
-same process. On a shared, loaded machine the figures move by about a µs between runs: compare
-within one run, and run it twice.
+Each case's figure is its best round (µs per request, CPU time of the thread), and "added" is the
+median over the rounds of its difference to ``none`` measured in the same round. On a shared,
+loaded machine the figures still move by about a µs between runs: compare within one run, and run
+it twice.
+
+``--instructions`` counts instead the instructions the bridges add per request, with valgrind's
+cachegrind (about 20 s per count): a figure the machine's load does not move.
+
+``--against DIR`` compares this tree with another checkout of the package (A/B): the peers-installed
+process is run for each tree in turn, ``--pairs`` times, and each case's "added" is given as the
+minimum and the median over those runs, so load that comes and goes hits both trees alike.
 """
 
 from __future__ import annotations
@@ -22,12 +30,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from typing import Any
 
 CHILD = r"""
-import json, os, sys, timeit
+import json, os, sys, time, timeit
 hidden, rounds, number = sys.argv[1] == "hidden", int(sys.argv[2]), int(sys.argv[3])
 if hidden:
     for name in ("langsmith", "opentelemetry", "langchain_core"):
@@ -70,25 +79,39 @@ def one():
     if close is not None:
         close()
 
+if sys.argv[1] == "count":  # only run requests (for an instruction counter): the bridges named, N requests
+    import gc
+    gc.disable()  # a collection would fall at different points in the runs compared
+    bridges.apply(tuple(name for name in sys.argv[4].split(",") if name))
+    for _ in range(50 + number):
+        one()
+    sys.exit(0)
 cases = {"none": ("none",), "auto": tuple(bridges.NAMES)} if hidden else {
     "none": (), "langsmith": ("langsmith",), "otel": ("otel",), "langsmith,otel": ("langsmith", "otel")}
 for _ in range(2000):
     one()
-best, on = {}, {}
+best, on, added = {}, {}, {case: [] for case in cases}
 order = list(cases)
 for index in range(rounds):
+    taken = {}
     for case in order[index % len(order):] + order[:index % len(order)]:  # rotated: no case always runs last
         names = cases[case]
         on[case] = list(bridges.apply(() if names == ("none",) else names))
-        taken = min(timeit.repeat(one, number=number, repeat=3)) / number * 1e6
-        best[case] = min(best.get(case, taken), taken)
+        # CPU time of this thread: time the machine gives other processes is not counted
+        taken[case] = min(timeit.repeat(one, timer=time.thread_time, number=number, repeat=3)) / number * 1e6
+        best[case] = min(best.get(case, taken[case]), taken[case])
+    for case in cases:  # paired with the case without bridges of the same round
+        added[case].append(taken[case] - taken["none"])
 loaded = [m for m, v in sys.modules.items() if v is not None and m.split(".")[0] in ("langsmith", "opentelemetry")]
-print(json.dumps({"best_us": best, "bridges": on, "peer_modules": len(loaded)}))
+median = {case: sorted(values)[len(values) // 2] for case, values in added.items()}
+print(json.dumps({"best_us": best, "added_us": median, "bridges": on, "peer_modules": len(loaded)}))
 """
 
 
-def run(mode: str, rounds: int, number: int) -> dict[str, Any]:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(mode: str, rounds: int, number: int, root: str = ROOT) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": root}
     env.pop("TRACING_MIDDLEWARE_BRIDGES", None)
     done = subprocess.run(
@@ -103,23 +126,87 @@ def run(mode: str, rounds: int, number: int) -> dict[str, Any]:
     return result
 
 
+def compare(against: str, pairs: int, rounds: int, number: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Each tree's added µs per case (min, median) over ``pairs`` alternating runs with the peers installed."""
+    trees = {"this": ROOT, "against": os.path.abspath(against)}
+    added: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
+    for index in range(pairs):
+        for name in list(trees)[index % 2 :] + list(trees)[: index % 2]:  # alternate which tree goes first
+            result = run("installed", rounds, number, trees[name])["added_us"]
+            for case, value in result.items():
+                added[name].setdefault(case, []).append(value)
+    return {
+        name: {case: {"min": min(v), "median": statistics.median(v)} for case, v in cases.items()}
+        for name, cases in added.items()
+    }
+
+
+def instructions(cases: list[str], low: int = 200, high: int = 2200) -> dict[str, float]:
+    """Instructions per request with the peers installed, counted by valgrind: ``(I(high) - I(low)) / (high - low)``.
+
+    Unlike times, the count does not depend on the machine's load; GC is off and the hash seed fixed,
+    so two runs of the same code agree to a few hundred instructions per request.
+    """
+    env = {**os.environ, "PYTHONPATH": ROOT, "PYTHONHASHSEED": "0"}
+    env.pop("TRACING_MIDDLEWARE_BRIDGES", None)
+    counts: dict[str, float] = {}
+    for case in cases:
+        total = []
+        for number in (low, high):
+            done = subprocess.run(
+                ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable,
+                 "-c", CHILD, "count", "0", str(number), "" if case == "none" else case],
+                capture_output=True, text=True, env=env, timeout=1800, check=True,
+            )  # fmt: skip
+            refs = [line for line in done.stderr.splitlines() if "I   refs:" in line or "I refs:" in line]
+            total.append(int(refs[-1].split(":")[1].replace(",", "").strip()))
+        counts[case] = (total[1] - total[0]) / (high - low)
+    return {case: counts[case] - counts["none"] for case in cases}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20, help="interleaved rounds per case")
     parser.add_argument("--number", type=int, default=1000, help="requests per timed repeat")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--against", metavar="DIR", help="another checkout to compare with (A/B)")
+    parser.add_argument("--pairs", type=int, default=6, help="runs per tree with --against")
+    parser.add_argument(
+        "--instructions", action="store_true", help="instructions added per request instead (needs valgrind)"
+    )
     args = parser.parse_args()
+    if args.instructions:
+        added = instructions(["none", "langsmith", "otel", "langsmith,otel"])
+        print(
+            json.dumps({"added_instructions": added})
+            if args.json
+            else "\n".join(f"{case:<16}{value:>+10.0f} instructions per request" for case, value in added.items())
+        )
+        return
+    if args.against:
+        result = compare(args.against, args.pairs, args.rounds, args.number)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        if args.json:
+            print(json.dumps({"added_us": result, "loadavg_1m": load}))
+            return
+        print(f"added µs per request, peers installed; {args.pairs} runs per tree, alternating; 1-min load {load}")
+        print(f"{'case':<16}{'this min':>10}{'median':>9}{'against min':>13}{'median':>9}")
+        for case in result["this"]:
+            this, other = result["this"][case], result["against"][case]
+            print(
+                f"{case:<16}{this['min']:>+10.2f}{this['median']:>+9.2f}{other['min']:>+13.2f}{other['median']:>+9.2f}"
+            )
+        return
     rows = []
     for mode in ("hidden", "installed"):
         result = run(mode, args.rounds, args.number)
-        base = result["best_us"]["none"]
         for case, best in result["best_us"].items():
             rows.append(
                 {
                     "peers": mode,
                     "case": case,
                     "us_per_request": round(best, 2),
-                    "added_us": round(best - base, 2),
+                    "added_us": round(result["added_us"][case], 2),
                     "registered": result["bridges"][case],
                     "peer_modules_loaded": result["peer_modules"],
                 }
@@ -128,7 +215,9 @@ def main() -> None:
     if args.json:
         print(json.dumps({"rows": rows, "loadavg_1m": load}))
         return
-    print(f"per request: WSGI middleware + one @traceable; best of {args.rounds} rounds; 1-min load {load}")
+    print(
+        f"per request: WSGI middleware + one @traceable; {args.rounds} rounds (best; added: median); 1-min load {load}"
+    )
     print(f"{'peers':<11}{'case':<16}{'µs/request':>11}{'added':>8}  registered")
     for row in rows:
         registered = ",".join(row["registered"]) or "-"

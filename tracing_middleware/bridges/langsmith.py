@@ -17,7 +17,9 @@ wherever our runs go. Setting a langsmith parent makes langsmith count tracing a
 why that never sends anything by itself: with ``LANGSMITH_TRACING`` unset no request reaches any
 LangSmith endpoint. With it set, LangSmith shows the one tree when our LangSmith exporter is among
 the exporters (``TRACING_MIDDLEWARE_EXPORTER=sqlite,langsmith``); without it their runs are also
-handed to langsmith's own client, as they would have been, and a warning names that setting.
+handed to langsmith's own client, as they would have been, and a warning names that setting. The
+user's langsmith client's ``hide_inputs``/``hide_outputs`` (and ``LANGSMITH_HIDE_INPUTS`` /
+``LANGSMITH_HIDE_OUTPUTS``) apply to the runs recorded here too (``langsmith_hiding``).
 
 langsmith's ``RunTree.from_headers`` is never called (it sets a process-wide distributed-parent id).
 """
@@ -39,6 +41,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
         f"the LangSmith bridge needs langsmith ({error.name} is missing): pip install 'tracing-middleware[langsmith]'"
     ) from None
 
+from tracing_middleware.bridges.langsmith_hiding import hide
 from tracing_middleware.core import config, ids
 from tracing_middleware.core.context import Bridge, TracingState, current_state
 from tracing_middleware.core.run_tree import RUN_TYPES, RunTree
@@ -199,7 +202,7 @@ class _Capture:
 
     def _record(self, fields: dict[str, Any]) -> None:
         try:
-            run = to_run(fields)
+            run = to_run(hide(fields))  # the user's client's hide_inputs/hide_outputs, as it would send it
             if run is None:
                 return
             rate = config.get_settings().sample_rate
@@ -250,6 +253,12 @@ class LangSmithBridge(Bridge):
 
     def __init__(self) -> None:
         self._last: tuple[Any, RunTree | None, RunTree | None] = (None, None, None)
+        # Read in C by our context on every run made current: where langsmith's variable holds LIVE
+        # nothing is to be done on entry, and with None or LIVE no run of theirs is innermost.
+        self.peek = _parent_get
+        self.following = (LIVE,)
+        self.quiet = (None,)
+        self.token_handles = True  # on_enter's handle is the variable's token: reset on exit, in C
 
     def on_enter(self, state: TracingState) -> Any:
         """Make langsmith's parent follow our state; nothing to do when an enclosing entry already did."""

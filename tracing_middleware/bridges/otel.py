@@ -17,7 +17,6 @@ every header and export of this package does, so with both on, our mapping wins 
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import importlib
 from collections.abc import Callable
@@ -43,39 +42,26 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 
 
-def _fast_paths() -> tuple[Callable[[], Any], Callable[[Any], Any]] | None:
-    """Read the current span, and attach a span, straight on OpenTelemetry's default runtime context.
+def _default_context() -> tuple[Callable[[], Any], Callable[[Any], Any], str] | None:
+    """The getter and setter of OpenTelemetry's default runtime context variable, and the span's key.
 
     ``get_current_span()`` goes through four calls and ``attach(set_span_in_context(span))`` through
-    six; these are one ``ContextVar.get`` (or ``set``) and a dict operation, paid for every run of ours.
-    They rely on two private names, so they are used only when both are there and the runtime context
-    is the default contextvars one; otherwise the public calls are used.
+    six; the bridge reads and sets the variable itself instead, paid for every run of ours. This relies
+    on two private names, so it is used only when both are there and the runtime context is the
+    default contextvars one; otherwise the public calls are used.
     """
     runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
     variable = getattr(runtime, "_current_context", None)
     key = getattr(importlib.import_module("opentelemetry.trace.propagation"), "_SPAN_KEY", None)
     if not isinstance(variable, contextvars.ContextVar) or not isinstance(key, str):
         return None
-    get_context, set_context = variable.get, variable.set
-
-    def peek() -> Any:
-        return get_context().get(key)
-
-    def attach(span: Any) -> Any:
-        return set_context(Context({**get_context(), key: span}))
-
-    return peek, attach
+    return variable.get, variable.set, key
 
 
-def _public_attach(span: Any) -> Any:
-    return otel_context.attach(trace.set_span_in_context(span))
-
-
-_fast = _fast_paths()
-# The current span, or None/INVALID_SPAN when there is none (callers check identity, then validity).
-_peek: Callable[[], Any] = _fast[0] if _fast is not None else trace.get_current_span
-# Make a span current; the token undoes it (``contextvars.Token`` on the default runtime context).
-_attach_span: Callable[[Any], Any] = _fast[1] if _fast is not None else _public_attach
+_default = _default_context()
+_context_get: Callable[[], Any] | None = _default[0] if _default is not None else None
+_context_set: Callable[[Any], Any] = _default[1] if _default is not None else otel_context.attach
+_SPAN_KEY: str = _default[2] if _default is not None else ""
 
 
 class _LiveSpan(NonRecordingSpan):
@@ -132,6 +118,19 @@ class OpenTelemetryBridge(Bridge):
     def __init__(self) -> None:
         self._ready = False  # a provider, once set, stays set: checked until then
         self._last: tuple[RunTree | None, int, RunTree | None] = (None, 0, None)
+        # The context made current over the one found, kept for the next entry over the same one (the
+        # one over an empty context is made once): most entries then allocate nothing. Contexts are
+        # immutable by contract, and the pair holds the one found, so its identity stands for its
+        # content. One tuple, swapped whole: threads read a consistent pair.
+        self._made: tuple[Any, Any] = (None, None)
+        self._over_empty = Context({_SPAN_KEY: LIVE})
+        if _context_get is not None:
+            # Read in C by our context on every run made current: the context made over an empty one (that
+            # of most requests) needs nothing on entry, and an empty one has no span of theirs.
+            self.peek = _context_get
+            self.following = (self._over_empty,)
+            self.quiet = (Context(),)
+            self.token_handles = True  # on_enter's handle is the variable's token: reset on exit, in C
 
     def ready(self) -> bool:
         """Whether a real tracer provider is set (the bridge does nothing before)."""
@@ -145,25 +144,39 @@ class OpenTelemetryBridge(Bridge):
         Nothing to do (None) when no provider is set, when ``state`` has no run, or when an enclosing
         entry already made ``LIVE`` current.
         """
-        if state.run is None or not (self._ready or self.ready()) or _peek() is LIVE:
+        if state.run is None or not (self._ready or self.ready()):
             return None
-        return _attach_span(LIVE)
+        if _context_get is None:  # another runtime context than the default one: the public calls
+            if trace.get_current_span() is LIVE:
+                return None
+            return otel_context.attach(trace.set_span_in_context(LIVE))
+        found = _context_get()
+        if not found:  # a thread's or task's empty context (most requests): always the same one over it
+            return _context_set(self._over_empty)
+        made = self._made
+        if found is made[0]:
+            return _context_set(made[1])
+        if found.get(_SPAN_KEY) is LIVE:
+            return None
+        context = Context({**found, _SPAN_KEY: LIVE})
+        self._made = (found, context)
+        return _context_set(context)
 
     def on_exit(self, handle: Any) -> None:
         """Detach; nothing when exited in another context than entered (a generator closed elsewhere)."""
-        if handle is None:
-            return
-        if isinstance(handle, contextvars.Token):
-            with contextlib.suppress(ValueError, RuntimeError):
+        if handle.__class__ is contextvars.Token:
+            try:
                 handle.var.reset(handle)
-        else:  # another runtime context than the default contextvars one
+            except (ValueError, RuntimeError):
+                return
+        elif handle is not None:  # another runtime context than the default contextvars one
             otel_context.detach(handle)
 
     def innermost_parent(self, run: RunTree | None) -> RunTree | None:
         """The current span when it is not ours and belongs in ``run``'s trace (or ``run`` is None)."""
         if not (self._ready or self.ready()):
             return run
-        span = _peek()
+        span = _context_get().get(_SPAN_KEY) if _context_get is not None else trace.get_current_span()
         if span is LIVE or span is None or not isinstance(span, Span):
             return run
         context = span.get_span_context()

@@ -32,9 +32,17 @@ lets us see its own. Subclass ``Bridge`` and override what is needed:
   registration order, each bridge seeing the previous one's answer.
 
 Entering re-runs for every step of a traced generator, so hooks must be cheap: build expensive mirrors
-lazily. A hook that raises is logged once and otherwise ignored; it never reaches the user's code.
-With no bridge registered, each hook point costs one falsy check. A state entered while bridges were
-registered is exited through them even if they were unregistered meanwhile.
+lazily. Three optional attributes spare the hooks' calls on the common paths, in C: ``peek`` (a
+callable reading the foreign tracer's current value, e.g. a ContextVar's getter); ``following``, the
+values of ``peek()`` meaning the tracer already follows our state (``on_enter`` is then not called:
+it would have nothing to do) and, with ``quiet``, those meaning it has nothing innermost
+(``innermost_parent`` is then not called: it would answer ``run``). Values are matched with ``in``
+(identity, then equality); the sequences are read when the bridge is registered. ``token_handles = True``
+says every handle is a ``contextvars.Token``: it is reset on exit without calling ``on_exit`` (and
+silently not, in another context). A hook that raises is logged once and otherwise ignored; it
+never reaches the user's code. With no bridge registered, each hook point costs one falsy check. A
+state entered while bridges were registered is exited through them even if they were unregistered
+meanwhile.
 """
 
 from __future__ import annotations
@@ -42,8 +50,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from tracing_middleware.core.printable import get_logger
@@ -93,6 +102,15 @@ logger = get_logger("tracing_middleware.context")
 class Bridge:
     """A foreign tracer's hooks into our context; every method may be overridden (see the module docstring)."""
 
+    peek: Callable[[], Any] | None = None
+    """Optional: reads the foreign tracer's current value (e.g. a ContextVar's C getter), to skip hooks."""
+    following: Sequence[Any] = ()
+    """Values of ``peek()`` meaning the tracer already follows our state: ``on_enter`` would do nothing."""
+    quiet: Sequence[Any] = ()
+    """Values of ``peek()`` besides ``following`` meaning nothing of the tracer's is innermost."""
+    token_handles = False
+    """True: every handle is a ``contextvars.Token``, reset by us on exit without calling ``on_exit``."""
+
     def on_enter(self, state: TracingState) -> Any:
         """``state`` just became current; the result is handed to ``on_exit``."""
         return None
@@ -106,25 +124,46 @@ class Bridge:
 
 
 _bridges: tuple[Bridge, ...] = ()  # replaced whole, never mutated: readers need no lock
+# Bound hooks of the bridges that override them, kept with the registry: the hot paths skip the
+# attribute lookups, and a bridge that keeps a default hook costs no call for it.
+# (peek, skip, hook, bridge): the hook is not called while ``peek()`` returns one of ``skip``.
+_enter_hooks: tuple[tuple[Callable[[], Any], tuple[Any, ...], Callable[[TracingState], Any], Bridge], ...] = ()
+_parent_hooks: tuple[
+    tuple[Callable[[], Any], tuple[Any, ...], Callable[[RunTree | None], RunTree | None], Bridge], ...
+] = ()
+_never = itertools.repeat(object()).__next__  # the peek of a bridge without one: matches no skip value, in C
 _failed: set[tuple[int, str]] = set()
 _registry_lock = threading.Lock()
 
 
+def _install(bridges: tuple[Bridge, ...]) -> None:
+    global _bridges, _enter_hooks, _parent_hooks
+    _enter_hooks = tuple(
+        (b.peek or _never, tuple(b.following) if b.peek else (), b.on_enter, b)
+        for b in bridges
+        if type(b).on_enter is not Bridge.on_enter
+    )
+    _parent_hooks = tuple(
+        (b.peek or _never, (*b.following, *b.quiet) if b.peek else (), b.innermost_parent, b)
+        for b in bridges
+        if type(b).innermost_parent is not Bridge.innermost_parent
+    )
+    _bridges = bridges
+
+
 def register_bridge(bridge: Bridge) -> None:
     """Tell ``bridge`` about every run made current from now on (registering twice is a no-op)."""
-    global _bridges
     if not isinstance(bridge, Bridge):
         raise TypeError(f"bridge must be a tracing_middleware.core.context.Bridge; got {type(bridge).__name__}")
     with _registry_lock:
         if bridge not in _bridges:
-            _bridges = (*_bridges, bridge)
+            _install((*_bridges, bridge))
 
 
 def unregister_bridge(bridge: Bridge) -> None:
     """Stop telling ``bridge``; unknown bridges are ignored."""
-    global _bridges
     with _registry_lock:
-        _bridges = tuple(b for b in _bridges if b is not bridge)
+        _install(tuple(b for b in _bridges if b is not bridge))
 
 
 def registered_bridges() -> tuple[Bridge, ...]:
@@ -139,40 +178,41 @@ def _hook_failed(bridge: Bridge, hook: str) -> None:
         logger.warning("tracing bridge %r failed in %s; ignored", type(bridge).__name__, hook, exc_info=True)
 
 
-class _Bridged:
-    """The token of a state entered while bridges were registered: ours and each bridge's handle."""
+class _Bridged(tuple):  # type: ignore[type-arg]
+    """The token of a state entered while bridges were registered: ours and each bridge's handle.
 
-    __slots__ = ("token", "handles")
+    ``(token, (bridge, handle), ...)`` in order of entry. A tuple subclass: made and read in C, no
+    Python-level constructor on the path of every outermost run.
+    """
 
-    def __init__(self, token: contextvars.Token[TracingState], handles: list[tuple[Bridge, Any]]) -> None:
-        self.token = token
-        self.handles = handles
+    __slots__ = ()
 
 
 RunToken = contextvars.Token[TracingState] | _Bridged
 """What ``enter_state``/``enter_run`` return and ``exit_run`` takes; opaque to callers."""
 
 
-def _enter_bridged(state: TracingState, token: contextvars.Token[TracingState]) -> RunToken:
-    handles: list[tuple[Bridge, Any]] = []
-    for bridge in _bridges:
+def enter_state(state: TracingState) -> RunToken:
+    """Make ``state`` (its run and defaults) current; the caller must ``exit_run(token)`` in ``finally``."""
+    token = _state_set(state)
+    if not _enter_hooks:
+        return token
+    # Inline rather than in a helper: this runs for every run made current while a bridge is on.
+    handles: list[Any] | None = None
+    for peek, skip, on_enter, bridge in _enter_hooks:
         try:
-            handle = bridge.on_enter(state)
+            if peek() in skip:
+                continue
+            handle = on_enter(state)
         except Exception:
             _hook_failed(bridge, "on_enter")
             continue
         if handle is not None:
+            if handles is None:
+                handles = [token]
             handles.append((bridge, handle))
     # Every bridge had nothing to undo (the common case for nested runs): the plain token will do.
-    return _Bridged(token, handles) if handles else token
-
-
-def enter_state(state: TracingState) -> RunToken:
-    """Make ``state`` (its run and defaults) current; the caller must ``exit_run(token)`` in ``finally``."""
-    token = _state_set(state)
-    if _bridges:
-        return _enter_bridged(state, token)
-    return token
+    return token if handles is None else _Bridged(handles)
 
 
 def enter_run(run: RunTree | None, under: TracingState | None = None) -> RunToken:
@@ -186,19 +226,26 @@ def exit_run(token: RunToken) -> None:
 
     ``ValueError`` when called in another context than the one entered (as ``ContextVar.reset``).
     """
-    if token.__class__ is _Bridged:
-        _exit_bridged(token)
-    else:
+    if token.__class__ is not _Bridged:
         _state_reset(token)  # type: ignore[arg-type]
-
-
-def _exit_bridged(bridged: _Bridged) -> None:
-    for bridge, handle in reversed(bridged.handles):
+        return
+    index = len(token) - 1
+    while index:
+        bridge, handle = token[index]
+        index -= 1
+        if bridge.token_handles:
+            try:
+                handle.var.reset(handle)
+            except (ValueError, RuntimeError):
+                pass  # exited in another context than entered (a generator closed elsewhere): nothing to undo
+            except Exception:
+                _hook_failed(bridge, "on_exit")
+            continue
         try:
             bridge.on_exit(handle)
         except Exception:
             _hook_failed(bridge, "on_exit")
-    _state_reset(bridged.token)
+    _state_reset(token[0])
 
 
 # The current tracing state (run, project, tags, metadata, enabled): the ContextVar's own C getter, so
@@ -212,9 +259,17 @@ def current_parent(state: TracingState | None = None) -> RunTree | None:
         state = _state_get()
     if not state.enabled:
         return None
-    if _bridges:
-        return _bridged_parent(state.run)
-    return state.run
+    if not _parent_hooks:
+        return state.run
+    run = state.run
+    for peek, skip, innermost_parent, bridge in _parent_hooks:  # inline: asked for every run made while a bridge is on
+        try:
+            if peek() in skip:
+                continue
+            run = innermost_parent(run)
+        except Exception:
+            _hook_failed(bridge, "innermost_parent")
+    return run
 
 
 def bridged_parent(run: RunTree | None) -> RunTree | None:
@@ -223,15 +278,22 @@ def bridged_parent(run: RunTree | None) -> RunTree | None:
     For a parent not (yet) current, e.g. the caller's run read from a request's headers, asked before
     the request run is made under it.
     """
-    if not _bridges:
-        return run
-    return _bridged_parent(run)
+    for peek, skip, innermost_parent, bridge in _parent_hooks:  # inline: asked for every request while a bridge is on
+        try:
+            if peek() in skip:
+                continue
+            run = innermost_parent(run)
+        except Exception:
+            _hook_failed(bridge, "innermost_parent")
+    return run
 
 
 def _bridged_parent(run: RunTree | None) -> RunTree | None:
-    for bridge in _bridges:
+    for peek, skip, innermost_parent, bridge in _parent_hooks:
         try:
-            run = bridge.innermost_parent(run)
+            if peek() in skip:
+                continue
+            run = innermost_parent(run)
         except Exception:
             _hook_failed(bridge, "innermost_parent")
     return run
@@ -250,7 +312,7 @@ def get_current_run_tree() -> RunTree | None:
     names the run the code really runs in, as the same call of the LangSmith SDK would.
     """
     run = _state_get().run
-    if _bridges:
+    if _parent_hooks:
         return _bridged_parent(run)
     return run
 

@@ -20,7 +20,7 @@ from tracing_middleware.core import config
 from tracing_middleware.core.context import current_state, enter_state, exit_run
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.middleware.environ import reported_error, request_info, wsgi_text
-from tracing_middleware.middleware.options import options_from
+from tracing_middleware.middleware.options import startup_options
 from tracing_middleware.middleware.request import (
     ROUTE_KEY,
     SCOPE_KEY,
@@ -60,7 +60,7 @@ class WSGITracingMiddleware:
         if not callable(app):
             raise TypeError(f"WSGITracingMiddleware wraps a WSGI application (a callable); got {type(app).__name__}")
         self.app = app
-        self.options = opts = options_from(options)
+        self.options = opts = startup_options(options)
         self._needs_info = needs_info(opts)
         # Set the exporters up now, on the thread building the app (the main one, as a rule): only there
         # can a flush be chained to SIGTERM. Lazily, on a request thread, only atexit would flush.
