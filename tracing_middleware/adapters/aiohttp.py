@@ -75,7 +75,7 @@ def tracing_middleware(**options: Any) -> Middleware:
         if wants_info:
             headers = [(k.lower(), v) for k, v in request.headers.items()] if wants_headers else []
             info = RequestInfo(method, path, query, request.remote, headers, route)
-        traced = RequestRun.open(method, path, query, info, request.raw_headers, opts)
+        traced = RequestRun.start(method, path, query, request.raw_headers, opts, info)
         request[RUN_KEY] = None if traced is None else traced.run
         if traced is None:
             return await handler(request)

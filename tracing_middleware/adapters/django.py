@@ -36,9 +36,16 @@ except ImportError as error:  # pragma: no cover - exercised only without Django
 
 from tracing_middleware.core import config
 from tracing_middleware.core.env import env_float, env_text
+from tracing_middleware.middleware.environ import reported_error, request_info
 from tracing_middleware.middleware.options import MiddlewareOptions, startup_error, startup_options
-from tracing_middleware.middleware.request import ERROR_KEY, ROUTE_KEY, SCOPE_KEY, RequestRun, instrument_outbound_once
-from tracing_middleware.middleware.wsgi import begin, reported_error, request_info
+from tracing_middleware.middleware.request import (
+    ERROR_KEY,
+    ROUTE_KEY,
+    SCOPE_KEY,
+    RequestRun,
+    instrument_outbound_once,
+    start_request,
+)
 
 __all__ = ["TracingMiddleware", "SETTING"]
 
@@ -101,7 +108,7 @@ class TracingMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self._async:
             return self.__acall__(request)
-        request_run = self._begin(request)
+        request_run = self._start(request)
         if request_run is None:
             return self._untraced(request, self.get_response(request))
         token = request_run.activate()
@@ -119,7 +126,7 @@ class TracingMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> Any:
         get_response: Callable[[HttpRequest], Awaitable[Any]] = self.get_response
-        request_run = self._begin(request)
+        request_run = self._start(request)
         if request_run is None:
             return self._untraced(request, await get_response(request))
         token = request_run.activate()
@@ -136,12 +143,12 @@ class TracingMiddleware:
         """Keep the view's exception for the run (Django turns it into a 500 response afterwards)."""
         request.META[ERROR_KEY] = exception
 
-    def _begin(self, request: HttpRequest) -> RequestRun | None:
+    def _start(self, request: HttpRequest) -> RequestRun | None:
         if _outer(request) is not None:
             return None  # an outer WSGI or ASGI tracing middleware owns this request's run
         if self.options.instrument_outbound:
             instrument_outbound_once()
-        request_run = begin(request_info(request.META, path=request.path), request.META, self.options)
+        request_run = start_request(request_info(request.META, path=request.path), request.META, self.options)
         if request_run is not None:
             request.META[SCOPE_KEY] = request_run.run if request_run.run is not None else request_run.state.run
         return request_run

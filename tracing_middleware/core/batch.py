@@ -29,7 +29,7 @@ from typing import Any
 
 from tracing_middleware.core.context import suppress_tracing
 from tracing_middleware.core.env import env_float, env_int
-from tracing_middleware.core.export import Exporter, FailureLog
+from tracing_middleware.core.pipeline import Exporter, FailureLog
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.run_tree import RunTree
 
