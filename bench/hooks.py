@@ -16,7 +16,7 @@ from typing import Any
 
 import tracing_middleware as tm
 from bench.asgi_hooks import DiscardExporter, setup
-from tracing_middleware.instrument import instrument
+from tracing_middleware.transports.instrument import instrument
 
 __all__ = ["DiscardExporter", "instrument_client", "setup"]
 

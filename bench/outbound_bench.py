@@ -100,7 +100,7 @@ def family_setup(family: str) -> tuple[Any, Any, Any]:
     if family in ("ours", "ours-hdrs"):
         import tracing_middleware as tm
         from bench.hooks import setup
-        from tracing_middleware.instrument import instrument
+        from tracing_middleware.transports.instrument import instrument
 
         setup()
         instrument(client_runs=family == "ours")

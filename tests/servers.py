@@ -126,6 +126,7 @@ def serve(
     stop: signal.Signals | None = signal.SIGTERM,
     start_timeout: float = START_TIMEOUT_S,
     stop_timeout: float = STOP_TIMEOUT_S,
+    new_session: bool = False,
 ) -> Iterator[Served]:
     """Run ``command`` until the block ends (see the module docstring); its output goes to ``log``."""
     announce = port is None
@@ -139,6 +140,7 @@ def serve(
             stdout=subprocess.PIPE if announce else log_file,
             stderr=log_file,
             text=announce,
+            start_new_session=new_session,  # its own process group, which a test can signal as Ctrl-C does
         )
         try:
             deadline = time.monotonic() + start_timeout

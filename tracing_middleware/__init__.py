@@ -13,18 +13,22 @@ from tracing_middleware.core.context import (
     suppress_tracing,
     tracing_context,
 )
-from tracing_middleware.core.export import Exporter
+from tracing_middleware.core.pipeline import Exporter
 from tracing_middleware.core.propagation import extract, inject
 from tracing_middleware.core.run_tree import RUN_TYPES, RunTree
 from tracing_middleware.core.runtime import Runtime, get_runtime, set_runtime, use_runtime
 from tracing_middleware.core.stats import ExporterStats, exporter_stats
 from tracing_middleware.core.traceable import trace, traceable
 from tracing_middleware.exporters.memory import InMemoryExporter
-from tracing_middleware.instrument import instrument, uninstrument
 from tracing_middleware.logs import instrument_logging
 from tracing_middleware.middleware.asgi import TracingMiddleware
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
+from tracing_middleware.transports.instrument import instrument, uninstrument
+
+# The inbound adapters switch outbound propagation on at their first request; the middleware layer
+# reaches the transports above it only through this runtime field.
+get_runtime().outbound_switch = instrument
 
 __all__ = [
     "EXPORTERS",

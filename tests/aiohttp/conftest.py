@@ -8,12 +8,13 @@ import pytest
 
 pytest.importorskip("aiohttp")
 
-from tracing_middleware.instrument import uninstrument
-from tracing_middleware.transports import client_run, targets
+from tracing_middleware import get_runtime, use_runtime
+from tracing_middleware.transports.instrument import uninstrument
 
 
 @pytest.fixture(autouse=True)
 def _clean_outbound() -> Iterator[None]:
-    yield
+    """Each test's outbound options and excluded URLs in a runtime of its own; patches taken out after."""
+    with use_runtime(get_runtime().copy(outbound_options=None, excluded_urls=())):
+        yield
     uninstrument()
-    client_run.set_global_options(client_run.Options(True, targets.PropagationTargets(None)))

@@ -13,6 +13,7 @@ from aiohttp_support import serving
 from netutil import free_port
 
 from tracing_middleware import InMemoryExporter, RunTree, instrument, trace, uninstrument
+from tracing_middleware.transports import PropagationTargets
 from tracing_middleware.transports.aiohttp import TracingTraceConfig
 
 
@@ -145,7 +146,8 @@ def test_hand_set_context_and_foreign_baggage_are_respected(memory: InMemoryExpo
 
 def test_targets_limit_headers_but_keep_client_runs(memory: InMemoryExporter) -> None:
     async def body(url: str) -> dict[str, str]:
-        instrument(targets=["*.internal"])
+        # The strict form: 127.0.0.1 is inside the deployment, which gets everything by default.
+        instrument(targets=PropagationTargets(["*.internal"], internal=False, public_trace_ids=False))
         async with aiohttp.ClientSession() as session:
             with trace("caller"):
                 async with session.get(url + "/echo") as response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import types
 from typing import Any
 
@@ -361,9 +360,7 @@ def test_outbound_instrumentation_is_called_once_lazily(
     memory: InMemoryExporter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    fake = types.ModuleType("tracing_middleware.instrument")
-    fake.instrument = lambda: calls.append(1)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tracing_middleware.instrument", fake)
+    monkeypatch.setattr(get_runtime(), "outbound_switch", lambda: calls.append(1))
     monkeypatch.setattr(get_runtime(), "outbound_pending", True)
     call(TracingMiddleware(make_app(), instrument_outbound=False), scope_for())
     assert calls == []
@@ -380,9 +377,7 @@ def test_failing_outbound_instrumentation_does_not_fail_requests(
     def broken() -> None:
         raise RuntimeError("cannot patch")
 
-    fake = types.ModuleType("tracing_middleware.instrument")
-    fake.instrument = broken  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tracing_middleware.instrument", fake)
+    monkeypatch.setattr(get_runtime(), "outbound_switch", broken)
     monkeypatch.setattr(get_runtime(), "outbound_pending", True)
     assert call(TracingMiddleware(make_app()), scope_for()).sent[0]["status"] == 200
     assert len(memory.runs) == 1

@@ -1,4 +1,11 @@
-"""Dependency direction: the core is standard library only, and importing the package loads no framework."""
+"""Dependency direction: the core is standard library only, layers point one way, and importing the package
+loads no framework.
+
+The layers, lowest first: ``core`` → ``middleware`` → ``adapters`` / ``transports`` / ``exporters`` /
+``bridges`` (side by side, none importing another) → everything else (the package's ``__init__``, the
+CLI, the viewer, ``testing``, the demo). A module imports only from its own layer or the ones below;
+``importlib.import_module("...")`` and ``__import__("...")`` with a literal name count as imports.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +20,56 @@ THIRD_PARTY = ("httpx", "httpx2", "requests", "flask", "django", "starlette", "f
                "opentelemetry", "rich", "uvicorn", "sentry_sdk", "celery", "aiohttp", "structlog")  # fmt: skip
 
 
-def imported_roots(path: Path) -> set[str]:
-    roots = set()
+LOWER_LAYERS = {"core": set(), "middleware": {"core"}}
+SIDE_BY_SIDE = ("adapters", "transports", "exporters", "bridges")
+for _name in SIDE_BY_SIDE:
+    LOWER_LAYERS[_name] = {"core", "middleware"}
+
+
+# Loaded by name when configure() asks for them, as exporters are through config.EXPORTERS: the
+# settings name the bridges, and configure() hands them over. Any other string import is caught.
+LAZY_BY_NAME = {("core/config.py", "tracing_middleware.bridges")}
+
+# Reading the version string loads nothing new: the package is always imported before its modules.
+VERSION = ("tracing_middleware", "tracing_middleware.__version__")
+
+
+def _string_import(node: ast.AST) -> str | None:
+    """The literal module name of ``importlib.import_module("x")`` / ``import_module("x")`` / ``__import__("x")``."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    first = node.args[0]
+    if name in ("import_module", "__import__") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    return None
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module name ``path`` imports, by statement or by a literal string."""
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        else:
+            literal = _string_import(node)
+            if literal is not None:
+                names.add(literal)
+    return names
+
+
+def imported_roots(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in imported_modules(path)}
+
+
+def _layer(module: str) -> str:
+    """The layer of a ``tracing_middleware...`` module name: its subpackage, or "top"."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LOWER_LAYERS else "top"
 
 
 def test_the_core_imports_only_the_standard_library() -> None:
@@ -33,13 +82,41 @@ def test_the_core_imports_only_the_standard_library() -> None:
 def test_the_core_never_imports_its_callers() -> None:
     # Exporters chosen by name are imported lazily through config.EXPORTERS, never by an import statement.
     for path in sorted((PACKAGE / "core").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names.append(node.module)
-            for name in names:
-                if name.startswith("tracing_middleware."):
-                    assert name.startswith("tracing_middleware.core"), f"{path.relative_to(PACKAGE)} imports {name}"
+        for name in imported_modules(path):
+            if (
+                name.startswith("tracing_middleware.")
+                and (path.relative_to(PACKAGE).as_posix(), name) not in LAZY_BY_NAME
+            ):
+                assert name.startswith("tracing_middleware.core"), f"{path.relative_to(PACKAGE)} imports {name}"
+
+
+def test_layers_point_one_way() -> None:
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        own = path.relative_to(PACKAGE).parts[0]
+        if own not in LOWER_LAYERS:
+            continue  # the top layer may import anything
+        for name in sorted(imported_modules(path)):
+            if name in VERSION or not name.startswith("tracing_middleware"):
+                continue
+            target = _layer(name)
+            if (path.relative_to(PACKAGE).as_posix(), name) in LAZY_BY_NAME:
+                continue
+            if target != own and target not in LOWER_LAYERS[own]:
+                wrong.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert wrong == []
+
+
+def test_string_imports_are_seen(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import importlib\n"
+        "def f():\n"
+        "    importlib.import_module('tracing_middleware.transports.instrument')\n"
+        "    __import__('tracing_middleware.exporters.otlp')\n"
+        "    importlib.import_module(name_in_a_variable)\n"
+    )
+    assert {"tracing_middleware.transports.instrument", "tracing_middleware.exporters.otlp"} <= imported_modules(sample)
 
 
 def test_importing_the_package_loads_no_framework_or_client() -> None:

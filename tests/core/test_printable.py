@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tracing_middleware.core.export import FailureLog
+from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.printable import get_logger, is_printable, printable, printable_json
 
 DANGEROUS = {

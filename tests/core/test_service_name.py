@@ -23,6 +23,8 @@ from tracing_middleware.core.service import default_service
         (["/venv/lib/python3.12/site-packages/django/__main__.py", "runserver"],
          {"DJANGO_SETTINGS_MODULE": "mysite.settings"}, "mysite"),
         (["/venv/lib/python3.12/site-packages/worker/__main__.py"], {}, "worker"),
+        (["/venv/lib/python3.12/site-packages/aiohttp/web.py", "-P", "8080", "shop:make_app"], {}, "shop"),
+        (["/srv/web.py"], {}, "web"),
         (["-c"], {}, "python"),
         ([], {}, "python"),
         (["/venv/bin/uvicorn", "--port", "8000"], {}, "uvicorn"),

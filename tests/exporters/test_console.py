@@ -10,7 +10,7 @@ import pytest
 
 import tracing_middleware as tm
 from tracing_middleware import RunTree
-from tracing_middleware.core.export import SimpleProcessor
+from tracing_middleware.core.pipeline import SimpleProcessor
 from tracing_middleware.exporters.console import ConsoleExporter, format_line
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -192,7 +192,7 @@ def test_a_callers_client_keeps_its_error_callback(standin: StandIn) -> None:
 
 
 def test_the_clients_own_requests_are_not_traced(standin: StandIn) -> None:
-    from tracing_middleware.instrument import instrument, uninstrument
+    from tracing_middleware.transports.instrument import instrument, uninstrument
 
     memory = InMemoryExporter()
     tm.configure(exporter=memory)

@@ -79,7 +79,7 @@ def test_our_client_calls_langsmith_service(standin: StandIn, tmp_path: Path, pr
             if propagation == "to_headers":
                 response = httpx.post(theirs + "/my-route", headers=run.to_headers(), trust_env=False)
             else:
-                from tracing_middleware.instrument import instrument, uninstrument
+                from tracing_middleware.transports.instrument import instrument, uninstrument
 
                 instrument()
                 try:

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 if os.environ.get("OTLP_TEST_PROPAGATION") == "langsmith":
-    from tracing_middleware.otel_propagator import LangSmithPropagator
+    from tracing_middleware.bridges.otel_propagator import LangSmithPropagator
 
     set_global_textmap(LangSmithPropagator())
 

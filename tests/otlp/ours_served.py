@@ -23,7 +23,7 @@ tm.configure(
     project_name="otlp-tests",
 )
 try:
-    from tracing_middleware.instrument import instrument
+    from tracing_middleware.transports.instrument import instrument
 except ImportError:  # outbound patching not available: headers are injected by hand below
     instrument = None
 else:

@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from otlp_support import Receiver, serve, wait_for
 
-from tracing_middleware.otel_propagator import LangSmithPropagator
+from tracing_middleware.bridges.otel_propagator import LangSmithPropagator
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import importlib
 import json
 import os
 import subprocess
@@ -23,8 +25,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 import tracing_middleware as tm
+from tracing_middleware.bridges.otel_propagator import LangSmithPropagator
 from tracing_middleware.core.ids import format_ts
-from tracing_middleware.otel_propagator import LangSmithPropagator
 
 PROPAGATOR = LangSmithPropagator()
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,7 +129,8 @@ def test_inject_from_an_sdk_span_is_continued_by_our_middleware_and_langsmith(
 
     monkeypatch.setenv("LANGSMITH_TRACING", "false")
     run_trees = pytest.importorskip("langsmith.run_trees")
-    ls_parent = run_trees.RunTree.from_headers(carrier)
+    # A copied context: langsmith's from_headers sets a context variable that would outlive this test.
+    ls_parent = contextvars.copy_context().run(run_trees.RunTree.from_headers, carrier)
     assert str(ls_parent.trace_id).replace("-", "") == f"{span_context.trace_id:032x}"
     assert str(ls_parent.id) == remote.id
 
@@ -178,14 +181,25 @@ def test_composite_with_w3c_agrees(tracer: trace.Tracer, global_textmap: None) -
     assert parent.span_id == int(run.span_id, 16)
 
 
+def declared_entry_point() -> str:
+    """The ``langsmith`` entry point of the ``opentelemetry_propagator`` group, as pyproject.toml declares it."""
+    text = (ROOT / "pyproject.toml").read_text()
+    section = text.split("[project.entry-points.opentelemetry_propagator]", 1)[1].split("\n[", 1)[0]
+    (line,) = [line for line in section.splitlines() if line.strip().startswith("langsmith")]
+    return line.split("=", 1)[1].strip().strip('"')
+
+
+def test_the_declared_entry_point_names_the_propagator() -> None:
+    module, _, attr = declared_entry_point().partition(":")
+    assert getattr(importlib.import_module(module), attr) is LangSmithPropagator
+
+
 def test_otel_propagators_environment_variable(tmp_path: Path) -> None:
     """``OTEL_PROPAGATORS=tracecontext,baggage,langsmith`` loads us through the entry point the package declares."""
     dist = tmp_path / "tm_entry_point-0.0.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tm-entry-point\nVersion: 0.0.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[opentelemetry_propagator]\nlangsmith = tracing_middleware.otel_propagator:LangSmithPropagator\n"
-    )
+    (dist / "entry_points.txt").write_text(f"[opentelemetry_propagator]\nlangsmith = {declared_entry_point()}\n")
     code = textwrap.dedent(
         """
         import json

@@ -15,9 +15,9 @@ from otlp_support import Receiver
 
 import tracing_middleware as tm
 from tracing_middleware.core import config
+from tracing_middleware.core import destinations as targets
 from tracing_middleware.core.batch import BatchProcessor
 from tracing_middleware.exporters.otlp import OTLPExporter
-from tracing_middleware.transports import targets
 
 pytestmark = pytest.mark.usefixtures("no_tracing_after")
 
@@ -290,7 +290,7 @@ def test_missing_packages_name_the_extra() -> None:
         "        if name == 'opentelemetry' or name.startswith('opentelemetry.'):\n"
         "            raise ImportError(f'No module named {name!r}', name=name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "for module in ('tracing_middleware.exporters.otlp', 'tracing_middleware.otel_propagator'):\n"
+        "for module in ('tracing_middleware.exporters.otlp', 'tracing_middleware.bridges.otel_propagator'):\n"
         "    try:\n"
         "        __import__(module)\n"
         "    except ImportError as error:\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import servers
 
-from tracing_middleware.instrument import uninstrument
-from tracing_middleware.transports import client_run, targets
+from tracing_middleware import get_runtime, use_runtime
+from tracing_middleware.transports.instrument import uninstrument
 
 SERVER = Path(__file__).with_name("echo_server.py")
 
@@ -35,7 +35,7 @@ def closed_port() -> int:
 
 @pytest.fixture(autouse=True)
 def _clean_globals() -> Iterator[None]:
-    yield
+    """Each test's outbound options and excluded URLs in a runtime of its own; patches taken out after."""
+    with use_runtime(get_runtime().copy(outbound_options=None, excluded_urls=())):
+        yield
     uninstrument()
-    targets.include_urls(*targets.excluded_urls())
-    client_run.set_global_options(client_run.Options(True, targets.PropagationTargets(None)))

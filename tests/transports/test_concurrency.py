@@ -14,7 +14,7 @@ requests = pytest.importorskip("requests")
 from outbound_support import last_id, parent_id  # noqa: E402
 
 import tracing_middleware as tm  # noqa: E402
-from tracing_middleware.instrument import instrument  # noqa: E402
+from tracing_middleware.transports.instrument import instrument  # noqa: E402
 
 CALLS = 500
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from typing import Any
 
@@ -14,9 +15,9 @@ langsmith_run_trees = pytest.importorskip("langsmith.run_trees")
 from outbound_support import first, host_of, tracing_headers  # noqa: E402
 
 import tracing_middleware as tm  # noqa: E402
-from tracing_middleware.instrument import instrument, uninstrument  # noqa: E402
-from tracing_middleware.transports import exclude_urls  # noqa: E402
+from tracing_middleware.transports import PropagationTargets, exclude_urls  # noqa: E402
 from tracing_middleware.transports.httpx import MODULES, AsyncTracingTransport, TracingTransport  # noqa: E402
+from tracing_middleware.transports.instrument import instrument, uninstrument  # noqa: E402
 
 
 def seen(response: Any) -> dict[str, list[str]]:
@@ -74,7 +75,8 @@ def test_transport_sends_headers_naming_a_client_run(echo: str, memory: tm.InMem
     assert run.metadata["http.status_code"] == 200
     assert run.metadata["http.url"] == f"{echo}/items/1?token=REDACTED&page=2"
     # The real LangSmith SDK on the receiving side hangs its run under the client run.
-    downstream = langsmith_run_trees.RunTree.from_headers(first(headers))
+    # A copied context: langsmith's from_headers sets a context variable that would outlive this test.
+    downstream = contextvars.copy_context().run(langsmith_run_trees.RunTree.from_headers, first(headers))
     assert str(downstream.id) == run.id and downstream.dotted_order == run.dotted_order
 
 
@@ -295,10 +297,10 @@ def test_excluded_urls_get_no_header_and_no_run(echo: str, memory: tm.InMemoryEx
 
 
 def test_hosts_outside_the_targets_get_a_client_run_but_no_header(echo: str, memory: tm.InMemoryExporter) -> None:
-    instrument(targets=["*.internal", "api.example.com"])
+    instrument(targets=PropagationTargets(["*.internal", "api.example.com"], internal=False, public_trace_ids=False))
     with httpx.Client() as client, tm.trace("handler"):
         outside = seen(client.get(f"{echo}/outside"))
-    instrument(targets=[host_of(echo)])
+    instrument(targets=PropagationTargets([host_of(echo)], internal=False, public_trace_ids=False))
     with httpx.Client() as client, tm.trace("handler"):
         inside = seen(client.get(f"{echo}/inside"))
     assert tracing_headers(outside) == {}
@@ -307,11 +309,17 @@ def test_hosts_outside_the_targets_get_a_client_run_but_no_header(echo: str, mem
 
 
 def test_targets_from_the_environment(echo: str, memory: tm.InMemoryExporter, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRACING_MIDDLEWARE_PROPAGATE_TO", "*.internal, other.example:8443")
+    monkeypatch.setenv("TRACING_MIDDLEWARE_PROPAGATE_TO", "*.partner.example, other.example:8443")
     instrument()
-    with httpx.Client() as client, tm.trace("handler"):
-        headers = seen(client.get(f"{echo}/env"))
-    assert tracing_headers(headers) == {}
+    with httpx.Client(transport=httpx.MockTransport(echo_handler)) as client, tm.trace("handler", tags=["vip"]):
+        named = seen(client.get("https://other.example:8443/env"))
+        wildcard = seen(client.get("https://api.partner.example/env"))
+        other_port = seen(client.get("https://other.example/env"))
+    with httpx.Client() as client, tm.trace("handler", tags=["vip"]):
+        internal = seen(client.get(f"{echo}/env"))  # the deployment's own hosts keep full propagation
+    for headers in (named, wildcard, internal):
+        assert "langsmith-tags=vip" in headers["baggage"][0] and "langsmith-trace" in headers
+    assert "baggage" not in other_port and "langsmith-trace" in other_port  # a public host: trace ids only
 
 
 SIGNED = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=ab"
@@ -351,7 +359,7 @@ def test_each_redirect_hop_gets_its_own_client_run(echo: str, memory: tm.InMemor
 
 
 def test_redirect_to_a_non_target_drops_our_copied_headers(echo: str, memory: tm.InMemoryExporter) -> None:
-    instrument(targets=[f"{echo}/a"])
+    instrument(targets=PropagationTargets([f"{echo}/a"], internal=False, public_trace_ids=False))
     with httpx.Client(follow_redirects=True) as client, tm.trace("handler"):
         response = client.get(f"{echo}/a/redirect?to={echo}/b/final", headers={"baggage": "vendor=1"})
     headers = seen(response)
@@ -402,14 +410,14 @@ def test_credentials_never_reach_the_recorded_url(memory: tm.InMemoryExporter) -
 
 
 def test_explicit_transport_options_override_the_global_ones(memory: tm.InMemoryExporter) -> None:
-    instrument(targets=["*.internal"])
+    instrument(targets=PropagationTargets(["*.internal"], public_trace_ids=False))
     transport = TracingTransport(httpx.MockTransport(echo_handler), client_runs=False)
     with httpx.Client(transport=transport) as client, tm.trace("handler") as handler:
         inside = seen(client.get("http://svc.internal/x"))
         outside = seen(client.get("http://svc.example/x"))
     assert inside["langsmith-trace"] == [handler.dotted_order]  # no client run: the handler itself
     assert tracing_headers(outside) == {}  # targets still follow instrument()
-    strict = TracingTransport(httpx.MockTransport(echo_handler), targets=["svc.example"])
+    strict = TracingTransport(httpx.MockTransport(echo_handler), targets=["svc.example"])  # widened
     with httpx.Client(transport=strict) as client, tm.trace("handler"):
         assert "langsmith-trace" in seen(client.get("http://svc.example/x"))
 

@@ -16,7 +16,7 @@ requests = pytest.importorskip("requests")
 ALL = sorted(["httpx", "requests", *(["aiohttp"] if importlib.util.find_spec("aiohttp") else [])])
 
 import tracing_middleware as tm  # noqa: E402
-from tracing_middleware.instrument import instrument, instrumented, uninstrument  # noqa: E402
+from tracing_middleware.transports.instrument import instrument, instrumented, uninstrument  # noqa: E402
 
 
 def run_python(code: str) -> Any:
@@ -27,7 +27,7 @@ def run_python(code: str) -> Any:
 def test_importing_patches_nothing_and_loads_no_client_library() -> None:
     loaded = run_python(
         "import sys, json\n"
-        "import tracing_middleware, tracing_middleware.instrument, tracing_middleware.transports\n"
+        "import tracing_middleware, tracing_middleware.transports.instrument, tracing_middleware.transports\n"
         "before = sorted(m for m in ('httpx', 'httpx2', 'requests') if m in sys.modules)\n"
         "import httpx, requests\n"
         "wrapped = [hasattr(f, '__wrapped__') for f in (httpx.Client._send_single_request, requests.Session.send)]\n"
@@ -40,10 +40,10 @@ def test_a_missing_library_is_skipped() -> None:
     patched = run_python(
         "import sys, json\n"
         "sys.modules['requests'] = sys.modules['aiohttp'] = None\n"
-        "from tracing_middleware.instrument import instrument\n"
+        "from tracing_middleware.transports.instrument import instrument\n"
         "first = instrument()\n"
         "sys.modules['httpx'] = sys.modules['httpx2'] = None\n"
-        "from tracing_middleware.instrument import uninstrument\n"
+        "from tracing_middleware.transports.instrument import uninstrument\n"
         "uninstrument()\n"
         "for name in list(sys.modules):\n"
         "    if name.startswith('tracing_middleware.transports.httpx'): del sys.modules[name]\n"

@@ -13,8 +13,8 @@ from outbound_support import host_of, tracing_headers  # noqa: E402
 from requests.adapters import BaseAdapter, HTTPAdapter  # noqa: E402
 
 import tracing_middleware as tm  # noqa: E402
-from tracing_middleware.instrument import instrument, uninstrument  # noqa: E402
-from tracing_middleware.transports import exclude_urls  # noqa: E402
+from tracing_middleware.transports import PropagationTargets, exclude_urls  # noqa: E402
+from tracing_middleware.transports.instrument import instrument, uninstrument  # noqa: E402
 from tracing_middleware.transports.requests import TracingAdapter  # noqa: E402
 
 
@@ -168,7 +168,7 @@ def test_redirect_hops_each_carry_their_own_client_run(echo: str, memory: tm.InM
 
 
 def test_targets_exclusions_and_sigv4(echo: str, memory: tm.InMemoryExporter) -> None:
-    instrument(targets=["*.internal"])
+    instrument(targets=PropagationTargets(["*.internal"], internal=False, public_trace_ids=False))
     exclude_urls(f"{echo}/ingest")
     with tm.trace("handler"):
         outside = seen(requests.get(f"{echo}/outside", timeout=10))

@@ -1,4 +1,4 @@
-"""Fixtures for the viewer: one Chromium per session (installed with apt-get when missing), fresh pages."""
+"""Fixtures for the viewer: one Chromium per browser-test module (apt-get installs it when missing), fresh pages."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ pytest.importorskip("uvicorn")
 from viewer_support import CHROMIUM, CHROMIUM_ARGS, ensure_chromium
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: playwright's sync API keeps an asyncio loop running in the main thread for as
+# long as ``sync_playwright()`` is open, so a session-wide browser would make every later ``asyncio.run()``
+# (aiohttp, ASGI, celery tests collected after this directory) fail with "cannot be called from a running
+# event loop". Only test_viewer_browser.py drives the browser, so this still launches Chromium once.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's chromium, headless, driven by playwright (no browser download)."""
     playwright_api = pytest.importorskip("playwright.sync_api")

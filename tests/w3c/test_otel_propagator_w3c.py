@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from tracing_middleware import RunTree
-from tracing_middleware.otel_propagator import LangSmithPropagator
+from tracing_middleware.bridges.otel_propagator import LangSmithPropagator
 
 BOTH = CompositePropagator([TraceContextTextMapPropagator(), LangSmithPropagator()])
 OTHER_TRACE = "00-12345678901234567890123456789012-1234567890123456-03"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -203,10 +201,8 @@ def test_outbound_instrumentation_is_turned_on_once_at_the_first_request(
     memory: InMemoryExporter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    # Stands in for tracing_middleware.instrument so the real one (global patching) stays off in this process.
-    fake = types.ModuleType("tracing_middleware.instrument")
-    fake.instrument = lambda: calls.append("instrument")  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tracing_middleware.instrument", fake)
+    # Stands in for instrument() so the real one (global patching) stays off in this process.
+    monkeypatch.setattr(get_runtime(), "outbound_switch", lambda: calls.append("instrument"))
     monkeypatch.setattr(get_runtime(), "outbound_pending", True)
     quiet = WSGITracingMiddleware(wsgi_served.plain_app, instrument_outbound=False)
     serving.serve_once(quiet, serving.environ_for())

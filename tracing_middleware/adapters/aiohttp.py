@@ -7,6 +7,10 @@ before middlewares run, so the name is known from the start. A raised ``web.HTTP
 response, an error only when it is a 5xx; any other exception is recorded and re-raised unchanged. A
 WebSocket connection is one run (``WS /path``), ending when the handler returns.
 
+``instrument_app`` also exports every finished run when the app is cleaned up (``app.on_cleanup``,
+which ``web.run_app`` and ``python -m aiohttp.web`` reach on SIGTERM and Ctrl-C once the requests in
+flight are answered), within the drain time (``TRACING_MIDDLEWARE_DRAIN_TIMEOUT``).
+
 Outbound calls made with aiohttp's client (and httpx, requests) carry the context once
 ``tracing_middleware.instrument()`` has run; the middleware calls it at the first request.
 """
@@ -22,6 +26,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("the aiohttp adapter needs aiohttp: pip install 'tracing-middleware[aiohttp]'") from None
 
 from tracing_middleware.core import config
+from tracing_middleware.core.batch import drain
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.middleware.options import RequestInfo, options_from
 from tracing_middleware.middleware.request import SCOPE_KEY, RequestRun, instrument_outbound_once, needs_info
@@ -70,7 +75,7 @@ def tracing_middleware(**options: Any) -> Middleware:
         if wants_info:
             headers = [(k.lower(), v) for k, v in request.headers.items()] if wants_headers else []
             info = RequestInfo(method, path, query, request.remote, headers, route)
-        traced = RequestRun.open(method, path, query, info, request.raw_headers, opts)
+        traced = RequestRun.start(method, path, query, request.raw_headers, opts, info)
         request[RUN_KEY] = None if traced is None else traced.run
         if traced is None:
             return await handler(request)
@@ -94,10 +99,16 @@ def tracing_middleware(**options: Any) -> Middleware:
     return trace_request
 
 
+async def _drain_on_cleanup(app: web.Application) -> None:
+    """Export what is queued: the server has answered its last request and the process is about to end."""
+    drain()  # bounded by the drain time; the loop has nothing left to serve
+
+
 def instrument_app(app: web.Application, **options: Any) -> web.Application:
     """Trace every request of ``app``: the middleware goes first in ``app.middlewares``; returns ``app``.
 
     Call it before the app starts (aiohttp freezes the middleware list then). A second call changes nothing.
+    The app's cleanup (``on_cleanup``) then exports every queued run, so a stopped server keeps them.
     """
     if not isinstance(app, web.Application):
         raise TypeError(f"instrument_app takes an aiohttp.web.Application; got {type(app).__name__}")
@@ -106,6 +117,7 @@ def instrument_app(app: web.Application, **options: Any) -> web.Application:
     if any(getattr(m, "__name__", "") == "trace_request" and m.__module__ == __name__ for m in app.middlewares):
         return app
     app.middlewares.insert(0, tracing_middleware(**options))
+    app.on_cleanup.append(_drain_on_cleanup)
     return app
 
 

@@ -27,12 +27,15 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("the Celery integration needs Celery: pip install 'tracing-middleware[celery]'") from None
 
-from tracing_middleware import flush, get_tracing_context, inject, trace
 from tracing_middleware.adapters.celery_options import CeleryOptions, TaskInfo
 from tracing_middleware.core import config
+from tracing_middleware.core.config import flush
+from tracing_middleware.core.context import get_tracing_context
+from tracing_middleware.core.lifecycle import finish_run, new_run
+from tracing_middleware.core.propagation import inject
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT, TRACESTATE
 from tracing_middleware.core.run_tree import RunTree
-from tracing_middleware.core.runs import finish_run, new_run
+from tracing_middleware.core.traceable import trace
 from tracing_middleware.middleware.request import _claimed_parent, instrument_outbound_once
 
 __all__ = ["instrument_celery", "uninstrument_celery", "CeleryOptions", "TaskInfo"]

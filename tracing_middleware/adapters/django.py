@@ -10,12 +10,18 @@ so chunks are produced under the request's state, and the wrapper's ``close()``,
 ``response.close()``, ends the run. If an outer ``WSGITracingMiddleware`` already traces the request,
 no second run is made; the route and any view exception are handed to it instead.
 
+Under ``runserver`` each request's run is exported before its response is handed to the server. With
+the autoreloader (the default) the app runs in a child process that the watching parent kills outright
+(SIGKILL) when it is stopped itself, so nothing queued could be saved at exit; with ``--noreload`` a
+request thread could still answer while the SIGTERM drain runs. A development server can afford it.
+
 Wrapping a ``FileResponse``'s content means the server can no longer hand the file to ``sendfile``;
 it is streamed in chunks instead, like any other streaming response.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
@@ -29,9 +35,17 @@ except ImportError as error:  # pragma: no cover - exercised only without Django
     raise ImportError("tracing Django apps needs Django: pip install 'tracing-middleware[django]'") from error
 
 from tracing_middleware.core import config
-from tracing_middleware.middleware.options import MiddlewareOptions, options_from
-from tracing_middleware.middleware.request import ERROR_KEY, ROUTE_KEY, SCOPE_KEY, RequestRun, instrument_outbound_once
-from tracing_middleware.middleware.wsgi import begin, reported_error, request_info
+from tracing_middleware.core.env import env_float, env_text
+from tracing_middleware.middleware.environ import reported_error, request_info
+from tracing_middleware.middleware.options import MiddlewareOptions, startup_error, startup_options
+from tracing_middleware.middleware.request import (
+    ERROR_KEY,
+    ROUTE_KEY,
+    SCOPE_KEY,
+    RequestRun,
+    instrument_outbound_once,
+    start_request,
+)
 
 __all__ = ["TracingMiddleware", "SETTING"]
 
@@ -41,8 +55,20 @@ SETTING = "TRACING_MIDDLEWARE"
 def _options() -> MiddlewareOptions:
     configured = getattr(settings, SETTING, None) or {}
     if not isinstance(configured, dict):
-        raise TypeError(f"settings.{SETTING} must be a dict of MiddlewareOptions names to values")
-    return options_from(dict(configured))
+        raise startup_error(TypeError(f"settings.{SETTING} must be a dict of MiddlewareOptions names to values"))
+    return startup_options(dict(configured))
+
+
+def _runserver() -> bool:
+    """True under Django's development server, with or without its autoreloader."""
+    if "django.core.management.commands.runserver" not in sys.modules:
+        return False
+    return env_text("RUN_MAIN", "") == "true" or "runserver" in sys.argv
+
+
+def _export_now() -> None:
+    """Export every finished run now, within the drain time (the autoreloader's child may be killed next)."""
+    config.flush(env_float("TRACING_MIDDLEWARE_DRAIN_TIMEOUT", 5.0))
 
 
 def _route(request: HttpRequest) -> str | None:
@@ -72,6 +98,9 @@ class TracingMiddleware:
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)  # Django then awaits us in the request's own task
+        # Stopping the autoreloader's parent (SIGTERM, or Ctrl-C after a 0.25 s grace) SIGKILLs the
+        # child, which serves from a thread where no signal handler can be chained: export as we go.
+        self._export_each = not self._async and _runserver()
         # Exporters are set up here, while Django loads its middleware: under ``runserver --noreload``
         # that is the main thread, the only one where a flush can be chained to SIGTERM.
         config.get_settings()
@@ -79,7 +108,7 @@ class TracingMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self._async:
             return self.__acall__(request)
-        request_run = self._begin(request)
+        request_run = self._start(request)
         if request_run is None:
             return self._untraced(request, self.get_response(request))
         token = request_run.activate()
@@ -90,11 +119,14 @@ class TracingMiddleware:
             raise
         finally:
             request_run.deactivate(token)
-        return self._end(request, request_run, response)
+        response = self._end(request, request_run, response, self._export_each)
+        if self._export_each:
+            _export_now()
+        return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
         get_response: Callable[[HttpRequest], Awaitable[Any]] = self.get_response
-        request_run = self._begin(request)
+        request_run = self._start(request)
         if request_run is None:
             return self._untraced(request, await get_response(request))
         token = request_run.activate()
@@ -111,12 +143,12 @@ class TracingMiddleware:
         """Keep the view's exception for the run (Django turns it into a 500 response afterwards)."""
         request.META[ERROR_KEY] = exception
 
-    def _begin(self, request: HttpRequest) -> RequestRun | None:
+    def _start(self, request: HttpRequest) -> RequestRun | None:
         if _outer(request) is not None:
             return None  # an outer WSGI or ASGI tracing middleware owns this request's run
         if self.options.instrument_outbound:
             instrument_outbound_once()
-        request_run = begin(request_info(request.META, path=request.path), request.META, self.options)
+        request_run = start_request(request_info(request.META, path=request.path), request.META, self.options)
         if request_run is not None:
             request.META[SCOPE_KEY] = request_run.run if request_run.run is not None else request_run.state.run
         return request_run
@@ -132,14 +164,14 @@ class TracingMiddleware:
         return response
 
     @staticmethod
-    def _end(request: HttpRequest, request_run: RequestRun, response: Any) -> Any:
+    def _end(request: HttpRequest, request_run: RequestRun, response: Any, export_now: bool = False) -> Any:
         if isinstance(response, HttpResponseBase):
             request_run.status = response.status_code
         error = reported_error(request.META)
         route = _route(request)
         if getattr(response, "streaming", False):
             content = response.streaming_content
-            end = _EndOnClose(request_run, error, route)
+            end = _EndOnClose(request_run, error, route, export_now)
             if getattr(response, "is_async", False):
                 response.streaming_content = _AsyncContent(content, end)
             else:
@@ -152,15 +184,20 @@ class TracingMiddleware:
 class _EndOnClose:
     """Ends the run once, from the content wrapper's ``close()`` (registered by Django on assignment)."""
 
-    __slots__ = ("request_run", "error", "route")
+    __slots__ = ("request_run", "error", "route", "export_now")
 
-    def __init__(self, request_run: RequestRun, error: BaseException | None, route: str | None) -> None:
+    def __init__(
+        self, request_run: RequestRun, error: BaseException | None, route: str | None, export_now: bool = False
+    ) -> None:
         self.request_run = request_run
         self.error = error
         self.route = route
+        self.export_now = export_now
 
     def __call__(self) -> None:
         self.request_run.finish(self.error, route=self.route)
+        if self.export_now:
+            _export_now()
 
 
 class _SyncContent:

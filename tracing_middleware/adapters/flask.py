@@ -19,7 +19,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without Flask
     raise ImportError("tracing Flask apps needs Flask: pip install 'tracing-middleware[flask]'") from error
 
-from tracing_middleware.middleware.options import options_from
+from tracing_middleware.middleware.options import startup_options
 from tracing_middleware.middleware.request import ERROR_KEY, ROUTE_KEY
 from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
 
@@ -47,7 +47,7 @@ class TracingFlask:
     """
 
     def __init__(self, app: Flask | None = None, **options: Any) -> None:
-        self.options = options_from(options)
+        self.options = startup_options(options)
         self._kwargs = options
         if app is not None:
             self.init_app(app)

@@ -9,6 +9,9 @@ Which bridges are on: ``configure(bridges=...)``, else ``TRACING_MIDDLEWARE_BRID
 (a list, or one comma-separated string). The LangSmith bridge needs ``langsmith``; the OpenTelemetry
 bridge needs ``opentelemetry-api`` and does nothing until a real tracer provider is set. With neither
 peer installed nothing is imported and nothing is registered.
+
+``otel_propagator`` (OpenTelemetry's propagator for ``langsmith-trace``) lives here too; OpenTelemetry
+loads it through the package's entry point, not through ``apply``.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from typing import Any
 
 from tracing_middleware.core.context import suppress_tracing
 from tracing_middleware.core.env import env_float, env_int
-from tracing_middleware.core.export import Exporter, FailureLog
+from tracing_middleware.core.pipeline import Exporter, FailureLog
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.run_tree import RunTree
 
@@ -208,6 +208,35 @@ def drain(timeout: float | None = None) -> bool:
     """
     total = env_float("TRACING_MIDDLEWARE_DRAIN_TIMEOUT", 5.0) if timeout is None else timeout
     deadline = time.monotonic() + total
+    complete = _drain_once(deadline, total)
+    # A threaded server keeps answering while we drain (a WSGI run ends after its response went out):
+    # drain again until no run has come in for a moment, so the last answers are kept too.
+    while complete and time.monotonic() < deadline and _others_running():
+        handed = [processor._last_handed for processor in list(_live)]
+        time.sleep(min(_QUIET_S, max(0.0, deadline - time.monotonic())))
+        if handed == [processor._last_handed for processor in list(_live)]:
+            break
+        complete = _drain_once(deadline, total)
+    for processor in list(_live):  # let exporters that keep counters (the SQLite store) write the final ones
+        record = getattr(processor.exporter, "record_stats", None)
+        if callable(record):
+            try:
+                record()
+            except Exception:
+                continue
+    return complete
+
+
+_QUIET_S = 0.1
+
+
+def _others_running() -> bool:
+    """Whether threads other than this one and the exporters' could still end runs (a script has none)."""
+    current = threading.current_thread()
+    return any(t is not current and t.name != "tracing-middleware-export" for t in threading.enumerate())
+
+
+def _drain_once(deadline: float, total: float) -> bool:
     complete = True
     for processor in list(_live):
         try:
@@ -223,13 +252,6 @@ def drain(timeout: float | None = None) -> bool:
             )  # fmt: skip
         except Exception:
             continue
-    for processor in list(_live):  # let exporters that keep counters (the SQLite store) write the final ones
-        record = getattr(processor.exporter, "record_stats", None)
-        if callable(record):
-            try:
-                record()
-            except Exception:
-                continue
     return complete
 
 

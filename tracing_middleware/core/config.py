@@ -24,7 +24,7 @@ from typing import Any
 
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.env import env_flag, env_float, env_list, env_text
-from tracing_middleware.core.export import Exporter, Processor, SimpleProcessor
+from tracing_middleware.core.pipeline import Exporter, Processor, SimpleProcessor
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.redaction import Hide, Redactor, make_redactor
 from tracing_middleware.core.run_tree import RunTree

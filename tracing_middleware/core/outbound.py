@@ -11,7 +11,6 @@ yourself), or per adapter with the middleware option ``instrument_outbound=False
 
 from __future__ import annotations
 
-import importlib
 import threading
 
 from tracing_middleware.core import runtime as _rt
@@ -22,7 +21,6 @@ __all__ = ["switch_outbound_on"]
 
 logger = get_logger("tracing_middleware.transports")
 _lock = threading.Lock()
-_INSTRUMENT = "tracing_middleware.instrument"  # imported by name: the core never imports its callers
 
 
 def switch_outbound_on() -> None:
@@ -34,10 +32,11 @@ def switch_outbound_on() -> None:
         if not runtime.outbound_pending:
             return
         try:
-            if env_flag("TRACING_MIDDLEWARE_OUTBOUND", True):
-                importlib.import_module(_INSTRUMENT).instrument()
-        except (ImportError, AttributeError):
-            pass  # outbound instrumentation is not part of this installation
+            # ``Runtime.outbound_switch`` is ``transports.instrument.instrument``, set by the package's
+            # ``__init__``: the core never imports its callers. None: nothing to switch on.
+            switch = runtime.outbound_switch
+            if switch is not None and env_flag("TRACING_MIDDLEWARE_OUTBOUND", True):
+                switch()
         except Exception as error:  # a client library failing to patch must not fail the request
             logger.warning("outbound instrumentation failed: %s: %s", type(error).__name__, error)
         finally:

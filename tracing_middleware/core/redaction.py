@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tracing_middleware.core.export import FailureLog
+from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.run_tree import RunTree
 
 __all__ = ["SECRET_WORDS", "SECRET_NAME", "REDACTED", "Redactor", "redact_query", "secret_name", "make_redactor"]

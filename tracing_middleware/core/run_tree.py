@@ -29,6 +29,43 @@ def wrap_outputs(outputs: Any) -> dict[str, Any] | None:
     return {"output": outputs}
 
 
+_new = object.__new__
+
+
+def _fill(
+    run: RunTree, run_id: str, trace_id: str, parent_run_id: str | None, name: str, run_type: str, start_us: int,
+    inputs: dict[str, Any], tags: list[str], metadata: dict[str, Any], project_name: str | None,
+    sampled: bool | None, tracestate: str | None, trace_random: bool, forwarded_baggage: str | None,
+    otel_parent_span_id: str | None, remote_span_id: str | None, order: str | None, parent_order: str | None,
+) -> None:  # fmt: skip
+    """Every slot of a new run, taken as given: the one constructor path of all four ways to make one.
+
+    ``RunTree()``, ``root``, ``create_child`` and ``from_found`` each compute their values and call this.
+    """
+    run.id = run_id
+    run.trace_id = trace_id
+    run.parent_run_id = parent_run_id
+    run.name = name
+    run.run_type = run_type
+    run.start_us = start_us
+    run.end_us = None
+    run.inputs = inputs
+    run.outputs = None
+    run.error = None
+    run.tags = tags
+    run.metadata = metadata
+    run.project_name = project_name
+    run.events = []
+    run.sampled = sampled  # None: not decided yet (start_run decides by trace id)
+    run.tracestate = tracestate
+    run.trace_random = trace_random  # W3C level 2: we made the trace id, its low 7 bytes are random
+    run.forwarded_baggage = forwarded_baggage  # other vendors' baggage members received upstream
+    run.otel_parent_span_id = otel_parent_span_id
+    run._remote_span_id = remote_span_id
+    run._order = order
+    run._parent_order = parent_order
+
+
 class RunTree:
     """A run: ids and dotted order, name and type, timing, inputs/outputs/error, tags and metadata.
 
@@ -61,6 +98,29 @@ class RunTree:
         "tracestate",
     )  # fmt: skip
 
+    id: str
+    trace_id: str
+    parent_run_id: str | None
+    name: str
+    run_type: str
+    start_us: int
+    end_us: int | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] | None
+    error: str | None
+    tags: list[str]
+    metadata: dict[str, Any]
+    project_name: str | None
+    events: list[dict[str, Any]]
+    sampled: bool | None
+    tracestate: str | None
+    trace_random: bool
+    forwarded_baggage: str | None
+    otel_parent_span_id: str | None
+    _remote_span_id: str | None
+    _order: str | None
+    _parent_order: str | None
+
     def __init__(
         self,
         name: str = "run",
@@ -74,28 +134,13 @@ class RunTree:
         start_time: datetime | None = None,
     ) -> None:
         """A new root run (use ``create_child`` for a child, ``from_headers`` for a remote parent)."""
-        self.id = str(id).lower() if id is not None else ids.new_trace_id()
-        self.trace_id = self.id
-        self.trace_random = id is None  # W3C level 2: we made the trace id, its low 7 bytes are random
-        self.parent_run_id: str | None = None
-        self.name = name
-        self.run_type = check_run_type(run_type)
-        self.start_us = ids.datetime_to_us(start_time) if start_time is not None else ids.now_us()
-        self.end_us: int | None = None
-        self.inputs: dict[str, Any] = inputs if inputs is not None else {}
-        self.outputs: dict[str, Any] | None = None
-        self.error: str | None = None
-        self.tags: list[str] = list(tags) if tags else []
-        self.metadata: dict[str, Any] = dict(metadata) if metadata else {}
-        self.project_name = project_name
-        self.events: list[dict[str, Any]] = []
-        self.sampled: bool | None = None  # None: not decided yet (start_run decides by trace id)
-        self.tracestate: str | None = None
-        self.forwarded_baggage: str | None = None  # other vendors' baggage members received upstream
-        self.otel_parent_span_id: str | None = None
-        self._remote_span_id: str | None = None
-        self._order: str | None = None
-        self._parent_order: str | None = None
+        run_id = str(id).lower() if id is not None else ids.new_trace_id()
+        _fill(
+            self, run_id, run_id, None, name, check_run_type(run_type),
+            ids.datetime_to_us(start_time) if start_time is not None else ids.now_us(),
+            inputs if inputs is not None else {}, list(tags) if tags else [], dict(metadata) if metadata else {},
+            project_name, None, None, id is None, None, None, None, None, None,
+        )  # fmt: skip
 
     @classmethod
     def root(
@@ -109,28 +154,14 @@ class RunTree:
         run_id: str | None = None,
     ) -> RunTree:
         """``RunTree(name, run_type, inputs=..., ...)`` for the hot path: positional, no datetime handling."""
-        run = cls.__new__(cls)
-        run.id = run.trace_id = str(run_id).lower() if run_id is not None else ids.new_trace_id()
-        run.trace_random = run_id is None
-        run.parent_run_id = None
-        run.name = name
-        run.run_type = run_type if run_type == "chain" else check_run_type(run_type)
-        run.start_us = ids.now_us()
-        run.end_us = None
-        run.inputs = inputs if inputs is not None else {}
-        run.outputs = None
-        run.error = None
-        run.tags = list(tags) if tags else []
-        run.metadata = dict(metadata) if metadata else {}
-        run.project_name = project_name
-        run.events = []
-        run.sampled = None
-        run.tracestate = None
-        run.forwarded_baggage = None
-        run.otel_parent_span_id = None
-        run._remote_span_id = None
-        run._order = None
-        run._parent_order = None
+        run = _new(cls)
+        new_id = str(run_id).lower() if run_id is not None else ids.new_trace_id()
+        _fill(
+            run, new_id, new_id, None, name, run_type if run_type == "chain" else check_run_type(run_type),
+            ids.now_us(), inputs if inputs is not None else {}, list(tags) if tags else [],
+            dict(metadata) if metadata else {}, project_name, None, None, run_id is None, None, None, None, None,
+            None,
+        )  # fmt: skip
         return run
 
     # -- tree ---------------------------------------------------------------------------------------
@@ -147,32 +178,19 @@ class RunTree:
         run_id: str | None = None,
     ) -> RunTree:
         """A child run. It starts now, or at the parent's start if the parent's clock is ahead of ours."""
-        child = RunTree.__new__(RunTree)
-        child.id = str(run_id).lower() if run_id is not None else ids.new_id()
-        child.trace_id = self.trace_id
-        child.parent_run_id = self.id
-        child.name = name
-        child.run_type = run_type if run_type == "chain" else check_run_type(run_type)
+        child = _new(RunTree)
         now = ids.now_us()
         start = self.start_us
-        child.start_us = now if now >= start else start
-        child.end_us = None
-        child.inputs = inputs if inputs is not None else {}
-        child.outputs = None
-        child.error = None
         own_tags = self.tags
-        child.tags = own_tags + [t for t in tags if t not in own_tags] if tags else list(own_tags)
-        child.metadata = {**self.metadata, **metadata} if metadata else dict(self.metadata)
-        child.project_name = project_name or self.project_name
-        child.events = []
-        child.sampled = self.sampled
-        child.tracestate = self.tracestate
-        child.trace_random = self.trace_random
-        child.forwarded_baggage = self.forwarded_baggage
-        child.otel_parent_span_id = self._remote_span_id
-        child._remote_span_id = None
-        child._order = None
-        child._parent_order = self._order or self.dotted_order
+        _fill(
+            child, str(run_id).lower() if run_id is not None else ids.new_id(), self.trace_id, self.id, name,
+            run_type if run_type == "chain" else check_run_type(run_type), now if now >= start else start,
+            inputs if inputs is not None else {},
+            own_tags + [t for t in tags if t not in own_tags] if tags else list(own_tags),
+            {**self.metadata, **metadata} if metadata else dict(self.metadata), project_name or self.project_name,
+            self.sampled, self.tracestate, self.trace_random, self.forwarded_baggage, self._remote_span_id, None,
+            None, self._order or self.dotted_order,
+        )  # fmt: skip
         return child
 
     @property
@@ -264,29 +282,12 @@ class RunTree:
         remote = codec.remote_parent(found)
         if remote is None:
             return None
-        run = cls.__new__(cls)
-        run.id = remote.run_id
-        run.trace_id = remote.trace_id
-        run.parent_run_id = remote.parent_run_id
-        run.name = "parent"
-        run.run_type = "chain"
-        run.start_us = remote.start_us
-        run.end_us = None
-        run.inputs = {}
-        run.outputs = None
-        run.error = None
-        run.tags = remote.tags
-        run.metadata = remote.metadata
-        run.project_name = remote.project_name
-        run.events = []
-        run.sampled = remote.sampled
-        run.tracestate = remote.tracestate
-        run.trace_random = remote.random
-        run.forwarded_baggage = remote.baggage
-        run.otel_parent_span_id = None
-        run._remote_span_id = remote.otel_span_id
-        run._order = remote.dotted_order
-        run._parent_order = None
+        run = _new(cls)
+        _fill(
+            run, remote.run_id, remote.trace_id, remote.parent_run_id, "parent", "chain", remote.start_us, {},
+            remote.tags, remote.metadata, remote.project_name, remote.sampled, remote.tracestate, remote.random,
+            remote.baggage, None, remote.otel_span_id, remote.dotted_order, None,
+        )  # fmt: skip
         return run
 
     @classmethod

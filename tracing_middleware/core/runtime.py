@@ -43,13 +43,17 @@ class Runtime:
     emit_w3c: bool = True
     """Whether runs send ``traceparent`` beside ``langsmith-trace`` by default (``settings.w3c``)."""
     outbound_options: Any = None
-    """``transports.client_run.Options`` of the patched clients; None: from the environment on first use."""
+    """``transports.options.Options`` of the patched clients; None: from the environment on first use."""
     excluded_urls: tuple[str, ...] = ()
     """Normalized URL prefixes never traced (``transports.exclude_urls``)."""
     remembered: list[dict[str, Any]] = field(default_factory=lambda: [{}, {}])
     """Two generations of ``langsmith-trace`` value -> outbound hop we sent, to recognise our own header."""
     outbound_pending: bool = True
     """True until an inbound adapter has instrumented httpx/requests (done once per process)."""
+    outbound_switch: Any = None
+    """What an inbound adapter calls (once, see ``outbound_pending``) to turn outbound propagation on:
+    ``transports.instrument.instrument``, set when ``tracing_middleware`` is imported, so the middleware
+    layer never imports the transports above it. None: nothing to switch on."""
     rejected: dict[str, int] = field(default_factory=dict)
     """How many incoming headers of each kind were (partly) ignored."""
     last_logged: dict[str, float] = field(default_factory=dict)

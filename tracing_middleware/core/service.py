@@ -3,7 +3,8 @@
 ``python shop.py`` → ``shop``; ``uvicorn shop:app`` / ``gunicorn shop:app`` → ``shop``;
 ``gunicorn proj.wsgi:application`` → ``proj``; ``flask --app shop run`` (or ``FLASK_APP``) → ``shop``;
 ``manage.py runserver`` → the Django project named by ``DJANGO_SETTINGS_MODULE``; ``python -m pkg`` →
-``pkg``. Otherwise ``python``. ``TRACING_MIDDLEWARE_SERVICE`` / ``OTEL_SERVICE_NAME`` /
+``pkg``; ``python -m aiohttp.web shop:make_app`` → ``shop``.
+Otherwise ``python``. ``TRACING_MIDDLEWARE_SERVICE`` / ``OTEL_SERVICE_NAME`` /
 ``configure(service_name=...)`` override it.
 """
 
@@ -50,6 +51,8 @@ def default_service() -> str:
     name = os.path.splitext(os.path.basename(path))[0]
     if name == "__main__":  # python -m package: the package's name
         name = os.path.basename(os.path.dirname(path))
+    elif name == "web" and os.path.basename(os.path.dirname(path)) == "aiohttp":
+        name = ""  # python -m aiohttp.web shop:make_app: a launcher too
     if name and name not in _LAUNCHERS:
         return name
     found = _app_module(argv[1:])

@@ -11,8 +11,8 @@ from typing import Any, TypeVar, overload
 
 from tracing_middleware.core import config
 from tracing_middleware.core.context import current_state, enter_state, exit_run
+from tracing_middleware.core.lifecycle import _NO_PARENT, finish_run, start_run
 from tracing_middleware.core.run_tree import RunTree, check_run_type
-from tracing_middleware.core.runs import _NO_PARENT, finish_run, start_run
 
 __all__ = ["traceable", "trace"]
 

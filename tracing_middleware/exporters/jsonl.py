@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tracing_middleware.core import ids
 from tracing_middleware.core.config import get_settings
 from tracing_middleware.core.env import env_text
-from tracing_middleware.core.export import FailureLog
+from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.exporters.serialize import encode_plain, safe_json, safe_text
 

@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("the LangSmith exporter needs langsmith: pip install 'tracing-middleware[langsmith]'") from None
 
 from tracing_middleware.core.config import get_settings
-from tracing_middleware.core.export import FailureLog
+from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.exporters.serialize import safe_text, to_jsonable
@@ -159,7 +159,7 @@ class LangSmithExporter:
     @staticmethod
     def _exclude(client: Client) -> None:
         try:
-            from tracing_middleware.transports.targets import exclude_urls
+            from tracing_middleware.core.destinations import exclude_urls
 
             exclude_urls(*{str(url) for url in [client.api_url, *getattr(client, "_write_api_urls", {})]})
         except Exception as error:  # no transports module, or an URL it cannot take: tracing just stays on

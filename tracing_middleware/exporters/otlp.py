@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from tracing_middleware.core.batch import BatchProcessor
 from tracing_middleware.core.config import get_settings
-from tracing_middleware.core.export import FailureLog
+from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.run_tree import RunTree
 
 try:
@@ -98,7 +98,7 @@ def _check_options(headers: Any, timeout: Any, service_name: Any) -> None:
 def _exclude_from_tracing(url: str) -> None:
     """Our outbound integrations must neither trace nor add headers to the exporter's own requests."""
     try:
-        from tracing_middleware.transports.targets import exclude_urls
+        from tracing_middleware.core.destinations import exclude_urls
     except ImportError:  # pragma: no cover - the worker thread suppresses tracing anyway
         return
     try:

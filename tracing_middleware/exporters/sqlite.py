@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracing_middleware.core.config import get_settings
 from tracing_middleware.core.env import env_float
-from tracing_middleware.core.export import FailureLog
+from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.core.stats import processor_stats
 from tracing_middleware.exporters.serialize import FIELD_LIMIT, safe_json, safe_text

@@ -16,7 +16,7 @@ import pathlib
 import time
 
 from tracing_middleware.core.env import env_duration, parse_duration
-from tracing_middleware.core.export import FailureLog
+from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.exporters.sqlite_prune import prune
 
 __all__ = ["Retention", "retention_seconds"]

@@ -165,7 +165,7 @@ class TracingMiddleware:
                 if self._read_headers
                 else (),
             )
-        request = RequestRun.open(method, path, query, info, raw_headers, self.options)
+        request = RequestRun.start(method, path, query, raw_headers, self.options, info)
         scope[SCOPE_KEY] = None if request is None else request.run  # also tells a second layer to stand aside
         if request is None:
             await self.app(scope, receive, send)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tracing_middleware.core.redaction import REDACTED, secret_name
 
-__all__ = ["MiddlewareOptions", "RequestInfo", "NEVER_CAPTURED"]
+__all__ = ["MiddlewareOptions", "RequestInfo", "NEVER_CAPTURED", "startup_options"]
 
 NEVER_CAPTURED = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
 
@@ -138,3 +139,57 @@ def options_from(kwargs: dict[str, Any]) -> MiddlewareOptions:
     if unknown:
         raise TypeError(f"unknown option(s) {unknown}; valid options: {', '.join(valid)}")
     return MiddlewareOptions(**kwargs)
+
+
+# The error types launchers report in one line, without a traceback: gunicorn's for an app that fails to
+# load (it then stops instead of restarting workers), click's (``flask run``), Django's management
+# commands' (``runserver``). Looked up in sys.modules only: a launcher that is not running is not imported.
+_LAUNCHER_ERRORS = (
+    ("gunicorn.errors", "AppImportError"),
+    ("click.exceptions", "ClickException"),
+    ("django.core.management.base", "CommandError"),
+)
+
+
+class _OneLine(Exception):
+    """Mixin of a bad-option error: the attributes click and Django read when they print it."""
+
+    exit_code = 1  # click
+    show_color: bool | None = None  # click
+    returncode = 1  # Django's CommandError
+
+    def __init__(self, message: str) -> None:
+        Exception.__init__(self, message)
+        self.message = message
+
+    def format_message(self) -> str:  # click
+        return self.message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def startup_options(kwargs: dict[str, Any]) -> MiddlewareOptions:
+    """``options_from`` for adapters built while a server starts (WSGI, Flask, Django).
+
+    A bad option raises the same TypeError/ValueError, naming the valid choices, whose class is also
+    the error type of whichever launcher is running, so gunicorn, ``flask run`` and ``runserver`` print
+    it as one line (``tracing_middleware: bad middleware option: ...``) and stop, without a traceback.
+    """
+    try:
+        return options_from(kwargs)
+    except (TypeError, ValueError) as error:
+        raise startup_error(error) from None
+
+
+def startup_error(error: TypeError | ValueError) -> Exception:
+    """The one-line, launcher-readable form of a bad-option ``error`` (still a TypeError/ValueError)."""
+    base: type[Exception] = ValueError if isinstance(error, ValueError) else TypeError
+    launchers = [getattr(sys.modules.get(module), name, None) for module, name in _LAUNCHER_ERRORS]
+    bases = tuple(cls for cls in launchers if isinstance(cls, type) and issubclass(cls, Exception))
+    try:
+        kind = type("MiddlewareOptionError", (_OneLine, base, *bases), {"__module__": __name__})
+    except TypeError:  # an unexpected layout in a launcher's class: the plain form, still one message
+        kind = type("MiddlewareOptionError", (_OneLine, base), {"__module__": __name__})
+    made: Exception = kind(f"tracing_middleware: bad middleware option: {error}")
+    return made

@@ -1,4 +1,4 @@
-"""The request-scoped run every inbound adapter shares: begin from headers, end with the response."""
+"""The request-scoped run every inbound adapter shares: started from headers, ended with the response."""
 
 from __future__ import annotations
 
@@ -14,17 +14,24 @@ from tracing_middleware.core.context import (
     exit_run,
     registered_bridges,
 )
-from tracing_middleware.core.ids import now_us
+from tracing_middleware.core.lifecycle import end_run, new_run
 from tracing_middleware.core.outbound import switch_outbound_on
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
 from tracing_middleware.core.redaction import redact_query
 from tracing_middleware.core.run_tree import RunTree
-from tracing_middleware.core.runs import fail, finish_run, new_run
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo
 
-__all__ = ["RequestRun", "needs_info", "instrument_outbound_once", "SCOPE_KEY", "ROUTE_KEY", "ERROR_KEY"]
+__all__ = [
+    "RequestRun",
+    "needs_info",
+    "instrument_outbound_once",
+    "start_request",
+    "SCOPE_KEY",
+    "ROUTE_KEY",
+    "ERROR_KEY",
+]
 
 logger = get_logger("tracing_middleware.middleware")
 
@@ -59,6 +66,15 @@ def needs_info(options: MiddlewareOptions) -> bool:
     return bool(options.checks_trust or options.capture_headers or options.run_name is not None)
 
 
+def start_request(info: RequestInfo, carrier: Any, options: MiddlewareOptions) -> RequestRun | None:
+    """``RequestRun.start`` that never fails the request: on an internal error the request goes untraced."""
+    try:
+        return RequestRun.start(info.method, info.path, info.query_string, carrier, options, info)
+    except Exception as error:
+        logger.warning("request not traced: %s: %s", type(error).__name__, error)
+        return None
+
+
 class RequestRun:
     """One request's run and the tracing state its handler runs in."""
 
@@ -81,15 +97,20 @@ class RequestRun:
         self.ended = False
 
     @classmethod
-    def begin(cls, info: RequestInfo, carrier: Any, options: MiddlewareOptions) -> RequestRun | None:
-        """Start the request run as a child of the caller's run (or a new root); None when not traced."""
-        return cls.open(info.method, info.path, info.query_string, info, carrier, options)
-
-    @classmethod
-    def open(
-        cls, method: str, path: str, query: str, info: RequestInfo | None, carrier: Any, options: MiddlewareOptions
+    def start(
+        cls,
+        method: str,
+        path: str,
+        query: str,
+        carrier: Any,
+        options: MiddlewareOptions,
+        info: RequestInfo | None = None,
     ) -> RequestRun | None:
-        """``begin`` for adapters that build ``info`` only when ``needs_info(options)``; None is refused otherwise."""
+        """Start the request run as a child of the caller's run (or a new root); None when not traced.
+
+        ``carrier``: the request's headers; ``info`` is needed only when ``needs_info(options)``
+        (adapters build it only then), and refused with ValueError when missing there.
+        """
         current = current_state()
         if not current.enabled:
             return None
@@ -150,11 +171,4 @@ class RequestRun:
             run.outputs = {"status_code": status}
             if status >= 500 and error is None:
                 run.error = f"HTTP {status}"
-        if error is not None:
-            fail(run, error)
-        if run.end_us is None:  # finish_run(run, None) for a run nobody ended: the usual case, inlined
-            now = now_us()
-            run.end_us = now if now >= run.start_us else run.start_us
-            config.record(run)
-        else:
-            finish_run(run, None)
+        end_run(run, None, error)

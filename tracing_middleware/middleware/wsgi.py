@@ -13,120 +13,31 @@ from the public internet, set a trust policy (``trusted_networks``, ``shared_sec
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from tracing_middleware.core import config
 from tracing_middleware.core.context import current_state, enter_state, exit_run
 from tracing_middleware.core.printable import get_logger
-from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
+from tracing_middleware.middleware.environ import reported_error, request_info, wsgi_text
+from tracing_middleware.middleware.options import startup_options
 from tracing_middleware.middleware.request import (
-    ERROR_KEY,
     ROUTE_KEY,
     SCOPE_KEY,
     RequestRun,
     instrument_outbound_once,
     needs_info,
+    start_request,
 )
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = [
-    "WSGITracingMiddleware",
-    "TracedBody",
-    "request_info",
-    "begin",
-    "reported_error",
-]
+__all__ = ["WSGITracingMiddleware", "TracedBody"]
 
 
 logger = get_logger("tracing_middleware.wsgi")
-
-
-def _wsgi_text(value: str) -> str:
-    """A PEP 3333 "bytes as latin-1" string as the UTF-8 text the client sent."""
-    if value.isascii():  # the usual path: ASCII reads the same either way
-        return value
-    try:
-        return value.encode("latin-1").decode("utf-8", "replace")
-    except UnicodeEncodeError:  # not a native string after all: keep it as it is
-        return value
-
-
-def _gather_headers(environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
-    headers = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            if isinstance(value, str):
-                headers.append((key[5:].lower().replace("_", "-"), value))
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value and isinstance(value, str):
-            headers.append((key.lower().replace("_", "-"), value))
-    return tuple(headers)
-
-
-class EnvironHeaders(Sequence[tuple[str, str]]):
-    """An environ's headers as ``(lowercase name, value)`` pairs, gathered on first use.
-
-    Most requests never look at them (they serve trust rules, captured headers and run-name
-    functions), so the scan of the whole environ is skipped unless someone asks.
-    """
-
-    __slots__ = ("_environ", "_pairs")
-
-    def __init__(self, environ: WSGIEnvironment) -> None:
-        self._environ = environ
-        self._pairs: tuple[tuple[str, str], ...] | None = None
-
-    def _all(self) -> tuple[tuple[str, str], ...]:
-        if self._pairs is None:
-            self._pairs = _gather_headers(self._environ)
-        return self._pairs
-
-    @overload
-    def __getitem__(self, index: int) -> tuple[str, str]: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[tuple[str, str]]: ...
-    def __getitem__(self, index: int | slice) -> tuple[str, str] | Sequence[tuple[str, str]]:
-        return self._all()[index]
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._all())
-
-    def __repr__(self) -> str:
-        return repr(self._all())
-
-
-def request_info(environ: WSGIEnvironment, path: str | None = None) -> RequestInfo:
-    """What the trust policy and run names see of a WSGI request (also used with Django's ``request.META``)."""
-    if path is None:
-        path = _wsgi_text(str(environ.get("SCRIPT_NAME") or "") + str(environ.get("PATH_INFO") or "")) or "/"
-    return RequestInfo(
-        method=str(environ.get("REQUEST_METHOD") or "GET").upper(),
-        path=path,
-        query_string=str(environ.get("QUERY_STRING") or ""),
-        client_host=environ.get("REMOTE_ADDR") or None,
-        headers=EnvironHeaders(environ),
-    )
-
-
-def begin(info: RequestInfo, carrier: Any, options: MiddlewareOptions) -> RequestRun | None:
-    """``RequestRun.begin`` that can never fail the request: on an internal error the request goes untraced."""
-    try:
-        return RequestRun.begin(info, carrier, options)
-    except Exception as error:
-        logger.warning("request not traced: %s: %s", type(error).__name__, error)
-        return None
-
-
-def reported_error(environ: WSGIEnvironment) -> BaseException | None:
-    """The exception an adapter reported under ``ERROR_KEY`` (a handled one that became an error page)."""
-    error = environ.get(ERROR_KEY)
-    return error if isinstance(error, BaseException) else None
 
 
 def _status_code(status: str) -> int | None:
@@ -149,7 +60,7 @@ class WSGITracingMiddleware:
         if not callable(app):
             raise TypeError(f"WSGITracingMiddleware wraps a WSGI application (a callable); got {type(app).__name__}")
         self.app = app
-        self.options = opts = options_from(options)
+        self.options = opts = startup_options(options)
         self._needs_info = needs_info(opts)
         # Set the exporters up now, on the thread building the app (the main one, as a rule): only there
         # can a flush be chained to SIGTERM. Lazily, on a request thread, only atexit would flush.
@@ -163,7 +74,7 @@ class WSGITracingMiddleware:
         if not current_state().enabled or not config.get_settings().enabled:  # untraced: skip all request work
             environ[SCOPE_KEY] = None
             return self.app(environ, start_response)
-        request = self._begin(environ)
+        request = self._start(environ)
         # Also set for an untraced request: it tells a second layer (or a framework adapter) to stand aside.
         environ[SCOPE_KEY] = None if request is None else request.run or request.state.run
         if request is None:
@@ -192,15 +103,15 @@ class WSGITracingMiddleware:
             return _ListBody(body, request, environ)
         return TracedBody(body, request, environ)
 
-    def _begin(self, environ: WSGIEnvironment) -> RequestRun | None:
-        """``begin``, building the ``RequestInfo`` only when an option reads it; never fails the request."""
+    def _start(self, environ: WSGIEnvironment) -> RequestRun | None:
+        """``start_request``, building the ``RequestInfo`` only when an option reads it; never fails the request."""
         if self._needs_info:
-            return begin(request_info(environ), environ, self.options)
+            return start_request(request_info(environ), environ, self.options)
         try:
-            path = _wsgi_text(str(environ.get("SCRIPT_NAME") or "") + str(environ.get("PATH_INFO") or "")) or "/"
+            path = wsgi_text(str(environ.get("SCRIPT_NAME") or "") + str(environ.get("PATH_INFO") or "")) or "/"
             method = str(environ.get("REQUEST_METHOD") or "GET").upper()
             query = str(environ.get("QUERY_STRING") or "")
-            return RequestRun.open(method, path, query, None, environ, self.options)
+            return RequestRun.start(method, path, query, environ, self.options)
         except Exception as error:
             logger.warning("request not traced: %s: %s", type(error).__name__, error)
             return None

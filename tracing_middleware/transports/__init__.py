@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from tracing_middleware.transports.targets import (
+from tracing_middleware.core.destinations import (
     PropagationTargets,
     exclude_urls,
     excluded_urls,

@@ -7,17 +7,18 @@ Explicit use::
 Zero-code use: ``tracing_middleware.instrument()`` patches ``ClientSession._request`` so that every
 session, including one made before ``instrument()`` ran, gets a ``TracingTraceConfig`` at its first
 request; ``uninstrument()`` switches those off. A request made inside a run then gets a client run
-(``GET host:port/path``) and carries ``langsmith-trace``, ``baggage`` and ``traceparent`` naming it.
+(``GET host:port/path``) and carries ``langsmith-trace``, ``baggage`` and ``traceparent`` naming it, as
+far as its destination may see them (``core.destinations``), through the prepare step every transport
+shares (``client_run.prepare``).
 Each redirect hop gets a client run of its own. The client run ends when the response's headers have
 arrived (aiohttp reads the body later, in the caller's hands).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 try:
     import aiohttp
@@ -25,45 +26,53 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("tracing aiohttp's client needs aiohttp: pip install 'tracing-middleware[aiohttp]'") from None
 
+from tracing_middleware.core.context import current_parent
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.transports import client_run
-from tracing_middleware.transports.client_run import Hop, Options, Switch, current_parent
+from tracing_middleware.transports.client_run import Hop, Outgoing, Switch
+from tracing_middleware.transports.options import Options, make_override, options_for
 
 __all__ = ["TracingTraceConfig", "patch_points"]
 
-logger = logging.getLogger("tracing_middleware.transports")
+logger = get_logger("tracing_middleware.transports")
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
+class _Exchange(NamedTuple):
+    """What aiohttp's hooks give us of one request: it has no request object of its own."""
+
+    method: str
+    url: URL
+    headers: Any  # aiohttp's CIMultiDict
+
+
+def _read(exchange: _Exchange) -> Outgoing:
+    headers, url = exchange.headers, exchange.url
+    return Outgoing(
+        id(headers), exchange.method, url.scheme, url.raw_host or "", url.explicit_port, url.raw_path,
+        url.raw_query_string, headers.get(TRACE), headers.get("authorization"), list(headers.getall(BAGGAGE, ())),
+        TRACEPARENT in headers, headers,
+    )  # fmt: skip
+
+
 def _prepare(parent: RunTree, options: Options, method: str, url: URL, headers: Any) -> Hop | None:
     """Decide for one exchange and write its headers into aiohttp's ``CIMultiDict``; never raises."""
-    try:
-        trace_header = headers.get(TRACE)
-        found_baggage = list(headers.getall(BAGGAGE, ()))
-        hop = client_run.begin(
-            parent, options, id(headers), method, url.scheme, url.raw_host or "", url.explicit_port,
-            url.raw_path, url.raw_query_string, trace_header, headers.get("authorization"),
-        )  # fmt: skip
-        if hop is not None:
-            client_run.apply(hop, headers, found_baggage, TRACEPARENT in headers)
-        return hop
-    except Exception:  # a tracing fault must never fail the user's request
-        logger.warning("outbound tracing skipped for one aiohttp request", exc_info=True)
-        return None
+    return client_run.prepare(parent, options, _Exchange(method, url, headers), _read)
 
 
 class TracingTraceConfig(aiohttp.TraceConfig):
     """An aiohttp ``TraceConfig`` that propagates the current run and records client runs.
 
-    ``client_runs``/``targets`` override the options ``instrument()`` set (see ``transports.targets``);
+    ``client_runs``/``targets`` override the options ``instrument()`` set (see ``core.destinations``);
     those left as None follow them. A session with this config is left alone by ``instrument()``.
     """
 
     def __init__(self, *, client_runs: bool | None = None, targets: Any = None, _switch: Switch | None = None) -> None:
         super().__init__(trace_config_ctx_factory=SimpleNamespace)
-        self._override = client_run.make_override(client_runs, targets)
+        self._override = make_override(client_runs, targets)
         self._switch = _switch
         self.on_request_start.append(self._on_start)
         self.on_request_redirect.append(self._on_redirect)
@@ -78,7 +87,7 @@ class TracingTraceConfig(aiohttp.TraceConfig):
         if parent is None:
             return
         ctx.tm_parent = parent
-        ctx.tm_hop = _prepare(parent, client_run.options_for(self._override), params.method, params.url, params.headers)
+        ctx.tm_hop = _prepare(parent, options_for(self._override), params.method, params.url, params.headers)
 
     async def _on_redirect(self, session: Any, ctx: Any, params: aiohttp.TraceRequestRedirectParams) -> None:
         hop: Hop | None = getattr(ctx, "tm_hop", None)
@@ -99,7 +108,7 @@ class TracingTraceConfig(aiohttp.TraceConfig):
         except Exception:  # an unparsable Location: aiohttp will fail the request itself
             ctx.tm_hop = None
             return
-        ctx.tm_hop = _prepare(ctx.tm_parent, client_run.options_for(self._override), method, target, params.headers)
+        ctx.tm_hop = _prepare(ctx.tm_parent, options_for(self._override), method, target, params.headers)
 
     async def _on_end(self, session: Any, ctx: Any, params: aiohttp.TraceRequestEndParams) -> None:
         hop: Hop | None = getattr(ctx, "tm_hop", None)

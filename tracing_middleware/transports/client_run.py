@@ -1,13 +1,14 @@
 """The outbound path shared by the httpx and requests integrations: decide, inject, run, finish.
 
-For each HTTP exchange made inside a current run, ``begin`` decides what happens:
+For each HTTP exchange made inside a current run, ``start_hop`` decides what happens:
 
 - no current run, tracing off or suppressed, or a ``langsmith-trace`` the caller set by hand: nothing;
 - an excluded URL (``exclude_urls``): nothing;
-- otherwise a *client run* (``GET host/path``, a child of the current run) is made, and, when the URL
-  is a propagation target and the request is not SigV4-signed, the headers naming the client run
-  are written, so the downstream request run hangs under it. With ``client_runs=False`` only the
-  current run's headers are written.
+- otherwise a *client run* (``GET host/path``, a child of the current run) is made, and, unless the
+  request is SigV4-signed, the headers naming the client run are written, as far as the destination
+  may see them (``core.destinations``: everything for the deployment's own hosts and named targets,
+  trace ids only for other hosts, nothing for well-known AI and cloud APIs), so the downstream
+  request run hangs under it. With ``client_runs=False`` only the current run's headers are written.
 
 Each value we write under ``langsmith-trace`` is remembered (a bounded table), so an exchange seen by
 two of our layers (nested wrappers) gets one client run and one set of headers, while a copy of our
@@ -17,99 +18,28 @@ an explicit ``TracingTransport``/``TracingAdapter`` leaves the work to it, so it
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
-from tracing_middleware.core import config, ids
+from tracing_middleware.core import config
+from tracing_middleware.core import destinations as _targets
 from tracing_middleware.core import runtime as _rt
-from tracing_middleware.core.context import current_parent, current_state
+from tracing_middleware.core.context import current_state
+from tracing_middleware.core.lifecycle import end_run, new_run
+from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation import baggage
 from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPARENT, TRACESTATE
 from tracing_middleware.core.redaction import SECRET_NAME, redact_query
 from tracing_middleware.core.run_tree import RunTree
-from tracing_middleware.core.runs import finish_run, new_run
-from tracing_middleware.transports import targets as _targets
+from tracing_middleware.transports.options import Options
 
-__all__ = [
-    "Options",
-    "Override",
-    "Hop",
-    "Switch",
-    "begin",
-    "apply",
-    "current_parent",
-    "global_options",
-    "make_override",
-    "options_for",
-    "set_global_options",
-]
+__all__ = ["Hop", "Outgoing", "Switch", "apply", "prepare", "start_hop"]
+
+logger = get_logger("tracing_middleware.transports")
 
 _MAX_REMEMBERED = 4096
 # Query parameters named like secrets are recorded as REDACTED in ``http.url`` (``core.redaction``).
 _SECRET_NAME = SECRET_NAME
-
-
-class Options(NamedTuple):
-    """How outbound requests are traced."""
-
-    client_runs: bool
-    targets: _targets.PropagationTargets
-
-
-def global_options() -> Options:
-    """The options of the patched clients; targets from the environment until ``instrument`` sets them."""
-    runtime = _rt.current
-    options: Options | None = runtime.outbound_options
-    if options is None:
-        options = runtime.outbound_options = Options(True, _targets.PropagationTargets.from_env())
-    return options
-
-
-def set_global_options(options: Options) -> None:
-    """Replace the options of the patched clients."""
-    _rt.current.outbound_options = options
-
-
-class Override(NamedTuple):
-    """An explicit transport's own options; None fields follow the global options at request time."""
-
-    client_runs: bool | None
-    targets: _targets.PropagationTargets | None
-
-    def resolve(self) -> Options:
-        """The options in force for one request."""
-        base = global_options()
-        return Options(
-            base.client_runs if self.client_runs is None else self.client_runs,
-            base.targets if self.targets is None else self.targets,
-        )
-
-
-def make_override(client_runs: bool | None, targets: Any) -> Override | None:
-    """Checked options of an explicit transport or adapter; None when it only follows the global ones."""
-    if client_runs is not None and not isinstance(client_runs, bool):
-        raise TypeError(f"client_runs must be True, False or None (follow instrument()); got {client_runs!r}")
-    if client_runs is None and targets is None:
-        return None
-    return Override(client_runs, None if targets is None else as_targets(targets))
-
-
-def options_for(override: Override | None) -> Options:
-    """The options for one request through a transport with ``override``."""
-    return global_options() if override is None else override.resolve()
-
-
-def as_targets(targets: Any) -> _targets.PropagationTargets:
-    """``targets`` as given to ``instrument``/transports: None (environment), patterns, or targets."""
-    if targets is None:
-        return _targets.PropagationTargets.from_env()
-    if isinstance(targets, _targets.PropagationTargets):
-        return targets
-    if isinstance(targets, (str, list, tuple, set, frozenset)):
-        return _targets.PropagationTargets(targets)
-    raise TypeError(
-        f"targets must be None, a list of host patterns / URL prefixes, or PropagationTargets; got {targets!r}"
-    )
 
 
 class Hop:
@@ -145,14 +75,7 @@ class Hop:
             run.metadata["http.status_code"] = status
             if status >= 500 and error is None:
                 run.error = f"HTTP {status}"
-            if error is None and run.end_us is None:
-                # finish_run(run, None, {"status_code": status}) without its general cases: the common end.
-                run.outputs = {"status_code": status}
-                now = ids.now_us()
-                run.end_us = now if now >= run.start_us else run.start_us
-                config.record(run)
-                return
-        finish_run(run, None, None if status is None else {"status_code": status}, error)
+        end_run(run, None if status is None else {"status_code": status}, error)
 
 
 # Runtime.remembered holds two generations: when the newer one is full it becomes the older one, and the
@@ -184,21 +107,42 @@ class Switch:
         self.on = True
 
 
-def begin(
-    parent: RunTree,
-    options: Options,
-    request_id: int,
-    method: str,
-    scheme: str,
-    host: str,
-    port: int | None,
-    path: str,
-    query: str,
-    trace_header: str | None,
-    authorization: str | None,
-) -> Hop | None:
+class Outgoing:
+    """One outgoing request as a transport reads it: what ``start_hop`` and ``apply`` need to know.
+
+    ``trace``: the ``langsmith-trace`` already on it; ``baggage``: its ``baggage`` values;
+    ``traceparent``: whether it has one; ``carrier``: its headers, where ``apply`` writes.
+    """
+
+    __slots__ = (
+        "request_id", "method", "scheme", "host", "port", "path", "query", "trace", "authorization", "baggage",
+        "traceparent", "carrier",
+    )  # fmt: skip
+
+    def __init__(
+        self, request_id: int, method: str, scheme: str, host: str, port: int | None, path: str, query: str,
+        trace: str | None, authorization: str | None, baggage: list[str], traceparent: bool,
+        carrier: MutableMapping[str, Any],
+    ) -> None:  # fmt: skip
+        self.request_id = request_id
+        self.method = method
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.path = path
+        self.query = query
+        self.trace = trace
+        self.authorization = authorization
+        self.baggage = baggage
+        self.traceparent = traceparent
+        self.carrier = carrier
+
+
+def start_hop(parent: RunTree, options: Options, out: Outgoing) -> Hop | None:
     """Decide for one exchange under ``parent`` (see the module docstring); None: leave it untouched."""
     copied = False
+    request_id = out.request_id
+    trace_header = out.trace
     if trace_header is not None:
         earlier = _recall(trace_header)
         if earlier is None:
@@ -206,27 +150,33 @@ def begin(
         if earlier.active and earlier.request_id == request_id:
             return None  # an outer layer already handles this very exchange
         copied = True  # our header from an earlier exchange (redirect, re-send): replace it
+    scheme, host, port, path, query = out.scheme, out.host, out.port, out.path, out.query
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc = f"{netloc}:{port}"
     url = f"{scheme}://{netloc}{path}"
     if _rt.current.excluded_urls and _targets.is_excluded(url):
         return Hop(None, None, request_id, strip=True) if copied else None
-    targets = options.targets
+    level = options.targets.decide(scheme, host, port, url)
+    authorization = out.authorization
     # "amz-" in the query is necessary for a presigned URL: most requests skip the SigV4 check.
-    send = (targets.all or targets.allows(scheme, host, port, url)) and not (
-        (authorization is not None or (query and "amz-" in query.lower())) and _targets.is_sigv4(authorization, query)
-    )
+    if (
+        level
+        and (authorization is not None or (query and "amz-" in query.lower()))
+        and _targets.is_sigv4(authorization, query)
+    ):
+        level = _targets.NOTHING
     settings = config.get_settings()
     if not settings.enabled:
         return None
     if not options.client_runs:
-        if not send:
+        if not level:
             return Hop(None, None, request_id, strip=True) if copied else None
-        headers = parent.to_headers(w3c=settings.w3c)
+        headers = _headers(parent, settings.w3c, level)
         hop = Hop(None, headers, request_id, strip=copied)
         _remember(headers[TRACE], hop)
         return hop
+    method = out.method
     name = f"{method} {netloc}{path}"
     state = current_state()
     if state.tags or state.metadata or state.project_name or state.run is not parent:
@@ -235,7 +185,7 @@ def begin(
     else:
         run = parent.create_child(name)  # what start_run makes here, without making it current
     # Headers before the http.* metadata: baggage carries the caller's metadata, not this request's.
-    sent = run.to_headers(w3c=settings.w3c) if send else None
+    sent = _headers(run, settings.w3c, level) if level else None
     metadata = run.metadata
     metadata["http.method"] = method
     # _redacted(url, query) with its common case (no secret-looking name) spared the call.
@@ -250,6 +200,14 @@ def begin(
         if len(newer) >= _MAX_REMEMBERED:
             remembered[:] = [{}, newer]
     return hop
+
+
+def _headers(run: RunTree, w3c: bool, level: int) -> dict[str, str]:
+    """The headers a request at ``level`` (``FULL`` or ``TRACE_IDS``) carries for ``run``."""
+    headers = run.to_headers(w3c=w3c)
+    if level != _targets.FULL:
+        headers.pop(BAGGAGE, None)  # trace ids only: no metadata, tags or project leave for this host
+    return headers
 
 
 def apply(hop: Hop, carrier: MutableMapping[str, Any], found_baggage: list[str], found_traceparent: bool) -> None:
@@ -278,6 +236,40 @@ def apply(hop: Hop, carrier: MutableMapping[str, Any], found_baggage: list[str],
         carrier[TRACEPARENT] = written[TRACEPARENT]
         if TRACESTATE in written:
             carrier[TRACESTATE] = written[TRACESTATE]
+
+
+def prepare(
+    parent: RunTree,
+    options: Options,
+    request: Any,
+    read: Callable[[Any], Outgoing],
+    append: Callable[[Any, dict[str, str]], bool] | None = None,
+) -> Hop | None:
+    """The step every transport shares: read ``request``, decide, write its headers. Never raises.
+
+    ``read(request)`` describes it (an ``Outgoing``); ``append(request, headers)``, optional, adds
+    headers to a request that has none of ours or the caller's yet, faster than ``apply`` can, and
+    returns False when it cannot (``apply`` then writes them). Returns the hop to end when the
+    response is done (``hop.run`` None: nothing to end), or None: send the request untouched.
+    """
+    try:
+        out = read(request)
+        hop = start_hop(parent, options, out)
+        if hop is None:
+            return None
+        written = hop.headers
+        if (
+            append is not None
+            and written
+            and not (hop.strip or out.trace or out.baggage or out.traceparent)
+            and append(request, written)
+        ):
+            return hop
+        apply(hop, out.carrier, out.baggage, out.traceparent)
+        return hop
+    except Exception:  # a tracing fault must never fail the user's request (e.g. a malformed URL)
+        logger.warning("outbound tracing skipped for one request", exc_info=True)
+        return None
 
 
 def _set_baggage(carrier: MutableMapping[str, Any], value: str) -> None:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from tracing_middleware.core.context import current_parent
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.transports import client_run
-from tracing_middleware.transports.client_run import Hop, Options, Switch, global_options
+from tracing_middleware.transports.client_run import Hop, Outgoing, Switch
+from tracing_middleware.transports.options import Options, global_options, make_override, options_for
 
 __all__ = ["TracingTransport", "AsyncTracingTransport", "patch_points", "MODULES"]
 
@@ -74,49 +75,57 @@ _AUTHORIZATION = b"authorization"
 _WATCHED = frozenset({_TRACE, _BAGGAGE, _TRACEPARENT, _AUTHORIZATION})
 
 
+def _header_list(headers: Any) -> list[tuple[bytes, bytes, bytes]] | None:
+    """Httpx's own header list, ``(raw name, lowercase name, value)``, when it has the known shape.
+
+    A private attribute, read because it spares a rescan of the list per header written; its shape
+    is pinned by ``tests/transports/test_client_internals.py`` on the oldest and newest supported httpx.
+    """
+    items = getattr(headers, "_list", None)
+    if type(items) is not list or (items and len(items[0]) != 3):
+        return None
+    return items
+
+
+def _read(request: Request) -> Outgoing:
+    headers = request.headers
+    trace = authorization = None
+    found_baggage: list[str] = []
+    found_traceparent = False
+    items = _header_list(headers)
+    for _, lowered, value in items if items is not None else [(k, k.lower(), v) for k, v in headers.raw]:
+        if lowered not in _WATCHED:
+            continue
+        if lowered == _TRACE:
+            trace = value.decode("latin-1")
+        elif lowered == _BAGGAGE:
+            found_baggage.append(value.decode("latin-1"))
+        elif lowered == _TRACEPARENT:
+            found_traceparent = True
+        elif lowered == _AUTHORIZATION:
+            authorization = value.decode("latin-1")
+    url = request.url
+    path, _, query = url.raw_path.decode("ascii", "replace").partition("?")
+    return Outgoing(
+        id(request), request.method, url.scheme, url.host, url.port, path, query, trace, authorization,
+        found_baggage, found_traceparent, headers,
+    )  # fmt: skip
+
+
+def _append(request: Request, written: dict[str, str]) -> bool:
+    """Append our headers to httpx's list directly: ``Headers.__setitem__`` rescans it once per header."""
+    items = _header_list(request.headers)
+    if items is None:
+        return False
+    for name, text in written.items():
+        raw = _NAMES.get(name) or name.encode("latin-1")
+        items.append((raw, raw, text.encode("latin-1")))
+    return True
+
+
 def _prepare(parent: Any, options: Options, request: Request) -> Hop | None:
     """Decide for ``request`` and write its headers; never raises into the caller's request."""
-    try:
-        headers = request.headers
-        trace = authorization = None
-        found_baggage: list[str] = []
-        found_traceparent = False
-        # httpx's own header list, (raw name, lowercase name, value), when it has the known shape.
-        items: list[tuple[bytes, bytes, bytes]] | None = getattr(headers, "_list", None)
-        if type(items) is not list or (items and len(items[0]) != 3):
-            items = None
-        for _, lowered, value in items if items is not None else [(k, k.lower(), v) for k, v in headers.raw]:
-            if lowered not in _WATCHED:
-                continue
-            if lowered == _TRACE:
-                trace = value.decode("latin-1")
-            elif lowered == _BAGGAGE:
-                found_baggage.append(value.decode("latin-1"))
-            elif lowered == _TRACEPARENT:
-                found_traceparent = True
-            elif lowered == _AUTHORIZATION:
-                authorization = value.decode("latin-1")
-        url = request.url
-        path, _, query = url.raw_path.decode("ascii", "replace").partition("?")
-        hop = client_run.begin(
-            parent, options, id(request), request.method, url.scheme, url.host, url.port, path, query,
-            trace, authorization,
-        )  # fmt: skip
-        if hop is None:
-            return None
-        written = hop.headers
-        if items is not None and written and not (hop.strip or trace or found_baggage or found_traceparent):
-            # None of ours is there yet: append to httpx's list directly. Headers.__setitem__ would
-            # rescan the list once per header, which is most of the cost of writing three of them.
-            for name, text in written.items():
-                raw = _NAMES.get(name) or name.encode("latin-1")
-                items.append((raw, raw, text.encode("latin-1")))
-        else:
-            client_run.apply(hop, headers, found_baggage, found_traceparent)
-        return hop
-    except Exception:  # a tracing fault must never fail the user's request
-        logger.warning("outbound tracing skipped for one request", exc_info=True)
-        return None
+    return client_run.prepare(parent, options, request, _read, _append)
 
 
 _NAMES = {name: name.encode() for name in ("langsmith-trace", "baggage", "traceparent", "tracestate")}
@@ -196,7 +205,7 @@ async def _asend(hop: Hop, send: Callable[..., Awaitable[Response]], request: Re
 class TracingTransport(_TransportBase):
     """Wraps any sync httpx transport: requests made inside a run carry the tracing headers.
 
-    ``client_runs``/``targets`` override the options ``instrument()`` set (see the ``targets`` module);
+    ``client_runs``/``targets`` override the options ``instrument()`` set (see ``core.destinations``);
     those left as None follow them. Closing this transport closes the inner one. Used together with
     ``instrument()``, each exchange still gets one client run and one set of headers, under this
     transport's options.
@@ -208,13 +217,13 @@ class TracingTransport(_TransportBase):
         if not callable(getattr(transport, "handle_request", None)):
             raise TypeError(f"transport must be a sync httpx transport (with handle_request); got {transport!r}")
         self.transport = transport
-        self._override = client_run.make_override(client_runs, targets)
+        self._override = make_override(client_runs, targets)
 
     def handle_request(self, request: Request) -> Response:
         parent = current_parent()
         if parent is None:
             return self.transport.handle_request(request)  # type: ignore[no-any-return]
-        hop = _prepare(parent, client_run.options_for(self._override), request)
+        hop = _prepare(parent, options_for(self._override), request)
         if hop is None or hop.run is None:
             return self.transport.handle_request(request)  # type: ignore[no-any-return]
         return _send(hop, self.transport.handle_request, request)
@@ -241,13 +250,13 @@ class AsyncTracingTransport(_AsyncTransportBase):
                 f"transport must be an async httpx transport (with handle_async_request); got {transport!r}"
             )
         self.transport = transport
-        self._override = client_run.make_override(client_runs, targets)
+        self._override = make_override(client_runs, targets)
 
     async def handle_async_request(self, request: Request) -> Response:
         parent = current_parent()
         if parent is None:
             return await self.transport.handle_async_request(request)  # type: ignore[no-any-return]
-        hop = _prepare(parent, client_run.options_for(self._override), request)
+        hop = _prepare(parent, options_for(self._override), request)
         if hop is None or hop.run is None:
             return await self.transport.handle_async_request(request)  # type: ignore[no-any-return]
         return await _asend(hop, self.transport.handle_async_request, request)

@@ -34,7 +34,8 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from tracing_middleware.core.context import current_parent
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.transports import client_run
-from tracing_middleware.transports.client_run import Hop, Options, Switch, global_options
+from tracing_middleware.transports.client_run import Hop, Outgoing, Switch
+from tracing_middleware.transports.options import Options, global_options, make_override, options_for
 
 __all__ = ["TracingAdapter", "patch_points"]
 
@@ -55,39 +56,49 @@ def _split(url: str) -> tuple[str, str, int | None, str, str]:
     return parts.scheme, parts.hostname or "", parts.port, parts.path or "/", parts.query
 
 
+def _store(headers: Any) -> dict[str, tuple[str, str | bytes]] | None:
+    """Requests' own lowercase name -> (name, value) table, when ``headers`` is its CaseInsensitiveDict.
+
+    A private attribute, read because ``headers.get`` raises and catches a KeyError for each absent
+    header; its shape is pinned by ``tests/transports/test_client_internals.py`` on the oldest and
+    newest supported requests.
+    """
+    if type(headers) is not CaseInsensitiveDict:
+        return None
+    store = getattr(headers, "_store", None)
+    return store if isinstance(store, dict) else None  # an OrderedDict
+
+
+def _read(request: requests.PreparedRequest) -> Outgoing:
+    headers = request.headers
+    store = _store(headers)
+    if store is not None:
+        found = [store.get(name) for name in _READ]
+        baggage, trace, authorization = (None if item is None else _text(item[1]) for item in found)
+        found_traceparent = "traceparent" in store
+    else:
+        baggage, trace, authorization = (_text(headers.get(name)) for name in _READ)
+        found_traceparent = "traceparent" in headers
+    scheme, host, port, path, query = _split(request.url or "")
+    return Outgoing(
+        id(request), request.method or "GET", scheme, host, port, path, query, trace, authorization,
+        [baggage] if baggage else [], found_traceparent, headers,
+    )  # fmt: skip
+
+
+def _append(request: requests.PreparedRequest, written: dict[str, str]) -> bool:
+    """What ``apply`` writes to a request with none of ours yet, without a lowercasing ``__setitem__`` each."""
+    store = _store(request.headers)
+    if store is None:
+        return False
+    for name, text in written.items():
+        store[name] = (name, text)
+    return True
+
+
 def _prepare(parent: Any, options: Options, request: requests.PreparedRequest) -> Hop | None:
     """Decide for ``request`` and write its headers; never raises into the caller's request."""
-    try:
-        headers = request.headers
-        # requests' CaseInsensitiveDict keeps lowercase name -> (name, value) in ``_store``: reading it
-        # directly spares a KeyError raised and caught inside ``headers.get`` for each absent header.
-        store: dict[str, tuple[str, str | bytes]] | None = None
-        if type(headers) is CaseInsensitiveDict:
-            store = headers._store
-            found = [store.get(name) for name in _READ]
-            baggage, trace, authorization = (None if item is None else _text(item[1]) for item in found)
-            found_traceparent = "traceparent" in store
-        else:
-            baggage, trace, authorization = (_text(headers.get(name)) for name in _READ)
-            found_traceparent = "traceparent" in headers
-        scheme, host, port, path, query = _split(request.url or "")
-        hop = client_run.begin(
-            parent, options, id(request), request.method or "GET", scheme, host, port, path, query,
-            trace, authorization,
-        )  # fmt: skip
-        if hop is None:
-            return None
-        written = hop.headers
-        if store is not None and written and not (hop.strip or trace or baggage or found_traceparent):
-            # None of ours is there yet: what apply() writes, without a lowercasing __setitem__ per header.
-            for name, text in written.items():
-                store[name] = (name, text)
-        else:
-            client_run.apply(hop, headers, [baggage] if baggage else [], found_traceparent)
-        return hop
-    except Exception:  # a tracing fault must never fail the user's request (e.g. a malformed URL)
-        logger.warning("outbound tracing skipped for one request", exc_info=True)
-        return None
+    return client_run.prepare(parent, options, request, _read, _append)
 
 
 def _end_on_close(response: requests.Response, hop: Hop) -> None:
@@ -133,7 +144,7 @@ class TracingAdapter(BaseAdapter):
         if not callable(getattr(adapter, "send", None)):
             raise TypeError(f"adapter must be a requests adapter (with send and close); got {adapter!r}")
         self.adapter = adapter
-        self._override = client_run.make_override(client_runs, targets)
+        self._override = make_override(client_runs, targets)
 
     def send(
         self,
@@ -148,7 +159,7 @@ class TracingAdapter(BaseAdapter):
         parent = current_parent()
         if parent is None:
             return self.adapter.send(request, **kwargs)
-        hop = _prepare(parent, client_run.options_for(self._override), request)
+        hop = _prepare(parent, options_for(self._override), request)
         if hop is None or hop.run is None:
             return self.adapter.send(request, **kwargs)
         response: requests.Response = _send(hop, self.adapter.send, request, kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracing_middleware.core import destinations
 from tracing_middleware.core.propagation import baggage
 from tracing_middleware.core.propagation.carriers import BAGGAGE, read_headers, write_headers
 
@@ -17,9 +18,14 @@ def extract(carrier: Any) -> Any:
     return RunTree.from_headers(carrier)
 
 
-def inject(carrier: Any, run: Any = None, *, w3c: bool | None = None) -> None:
+def inject(carrier: Any, run: Any = None, *, w3c: bool | None = None, url: str | None = None) -> None:
     """Write ``run``'s headers (default: the current run) into ``carrier``; nothing when there is no run.
 
+    Where the carrier goes decides what it gets, by the rule outbound calls follow (see
+    ``core.destinations``): ``url``, else the URL of a request object passed as ``carrier`` (an httpx or
+    requests request, a ``urllib.request.Request``), else a ``host``/``:authority`` header in it. A
+    well-known AI or cloud API then gets nothing, another public host trace ids without our baggage.
+    With no destination known, everything is written: the caller asked for these headers.
     An existing ``baggage`` keeps the other vendors' members; ours replace any earlier ones.
     """
     if run is None:
@@ -28,7 +34,16 @@ def inject(carrier: Any, run: Any = None, *, w3c: bool | None = None) -> None:
         run = get_current_run_tree()
         if run is None:
             return
+    carrier, named = destinations.named_destination(carrier)
+    destination = url if url is not None else named
+    level = None
+    if destination is not None:
+        level = destinations.level_for(destination)
+        if level == destinations.NOTHING:
+            return
     headers = run.to_headers(w3c=w3c)
+    if level is not None and level != destinations.FULL:
+        headers.pop(BAGGAGE, None)  # trace ids only: no metadata, tags or project for this host
     existing = read_headers(carrier).get(BAGGAGE)
     if existing:
         merged = baggage.merge(existing, headers.get(BAGGAGE, ""))

@@ -1,17 +1,30 @@
-"""Which outbound requests may carry tracing headers: propagation targets, excluded URLs, signed requests.
+"""What an outbound request may carry: propagation targets, excluded URLs, signed requests.
 
-Propagation targets (``instrument(targets=...)``, ``TracingTransport(targets=...)`` or the
-``TRACING_MIDDLEWARE_PROPAGATE_TO`` environment variable, comma-separated) are any of:
+Private by default. Each request gets one of three levels (``PropagationTargets.decide``):
 
-- ``*``: every host (the default);
-- ``api.internal``: that host, any port; ``api.internal:8443``: that host and port;
-- ``*.internal`` (or ``*.internal:8443``): any subdomain of ``internal`` (not ``internal`` itself);
+- ``FULL`` (``langsmith-trace``, ``traceparent``/``tracestate`` and our ``baggage`` members: the run's
+  metadata, tags and project): hosts inside the deployment (``hosts.internal_host``: loopback and
+  private addresses, single-label names, ``.internal``, ``.svc``, ``.cluster.local``, …) and the
+  targets the user names;
+- ``NOTHING``: well-known hosted AI and cloud APIs (``hosts.well_known_api``: OpenAI, Anthropic,
+  Google, Azure, AWS, …) that the user has not named: they never continue a trace;
+- ``TRACE_IDS`` (``langsmith-trace`` and ``traceparent``/``tracestate``, no baggage of ours): every
+  other host. Ids are random and say nothing about the user or the request; sending them is what
+  OpenTelemetry and Sentry do by default, and it lets a partner's traced service join the trace.
+
+Propagation targets widen the first level (``instrument(targets=...)``, ``TracingTransport(targets=...)``
+or the ``TRACING_MIDDLEWARE_PROPAGATE_TO`` environment variable, comma-separated); each is one of:
+
+- ``*``: every host, the well-known APIs included;
+- ``api.partner.com``: that host, any port; ``api.partner.com:8443``: that host and port;
+- ``*.partner.com`` (or ``*.partner.com:8443``): any subdomain of ``partner.com`` (not itself);
 - ``https://api.example.com/v1``: a URL prefix. Scheme, host and port must match exactly (a default
   port may be left out) and the path must match at a ``/`` boundary, so ``https://api.example.com``
   does not match ``https://api.example.com.evil.net``.
 
-A request to a host outside the targets still gets its client run (the call is part of the traced
-work), but carries no tracing header, so nothing about the trace leaks to third parties.
+``PropagationTargets(patterns, internal=False, public_trace_ids=False)`` is the strict form: only the
+named targets get anything. A request that gets no header still gets its client run (the call is
+part of the traced work).
 
 ``exclude_urls(prefix, ...)`` is a process-wide registry, same prefix rules, for endpoints that must
 get neither headers nor client runs: exporters register their own ingestion URLs here.
@@ -22,15 +35,24 @@ URL with ``X-Amz-Signature`` in its query) are never touched: added headers coul
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.env import env_text, warn_bad
+from tracing_middleware.core.hosts import internal_host, well_known_api
 
 __all__ = [
+    "FULL",
+    "NOTHING",
+    "TRACE_IDS",
     "PropagationTargets",
+    "current_targets",
+    "level_for",
+    "named_destination",
     "exclude_urls",
     "excluded_urls",
     "include_urls",
@@ -40,6 +62,8 @@ __all__ = [
 ]
 
 ENV_VAR = "TRACING_MIDDLEWARE_PROPAGATE_TO"
+NOTHING, TRACE_IDS, FULL = 0, 1, 2
+"""What a request may carry: no tracing header; trace ids only (no baggage of ours); everything."""
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _FORMS = "'*', 'host', 'host:port', '*.domain', '*.domain:port' or a URL prefix such as 'https://host/path'"
 
@@ -84,23 +108,32 @@ def prefix_matches(url: str, prefix: str) -> bool:
 
 
 class PropagationTargets:
-    """The hosts and URL prefixes outbound tracing headers may be sent to (default: all).
+    """Where full propagation goes besides the deployment's own hosts (see the module docstring).
 
-    ``PropagationTargets(["*.internal", "api.example.com:8443", "https://partner.example/v2"])``;
-    ``PropagationTargets(None)`` or ``["*"]`` allows every host; ``from_env()`` reads
-    ``TRACING_MIDDLEWARE_PROPAGATE_TO``.
+    ``PropagationTargets(["*.partner.com", "api.example.com:8443", "https://partner.example/v2"])``;
+    ``PropagationTargets(None)``: the default alone; ``["*"]``: every host; ``from_env()`` reads
+    ``TRACING_MIDDLEWARE_PROPAGATE_TO``. ``internal=False``: the deployment's hosts get no special
+    treatment; ``public_trace_ids=False``: other hosts get no header at all.
     """
 
-    __slots__ = ("all", "hosts", "host_ports", "suffixes", "prefixes")
+    __slots__ = ("all", "hosts", "host_ports", "suffixes", "prefixes", "internal", "public_trace_ids", "_named")
 
-    def __init__(self, patterns: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, patterns: Iterable[str] | None = None, *, internal: bool = True, public_trace_ids: bool = True
+    ) -> None:
         if isinstance(patterns, str):
             patterns = [p for p in patterns.split(",") if p.strip()]
-        self.all = patterns is None
+        for name, value in (("internal", internal), ("public_trace_ids", public_trace_ids)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be True or False; got {value!r}")
+        self.internal = internal
+        self.public_trace_ids = public_trace_ids
+        self.all = False
         self.hosts: set[str] = set()
         self.host_ports: set[tuple[str, int]] = set()
         self.suffixes: list[tuple[str, int | None]] = []
         self.prefixes: list[str] = []
+        self._named = False  # whether any pattern other than "*" was given: spares ``named`` when not
         for pattern in patterns or ():
             self._add(pattern)
 
@@ -111,6 +144,7 @@ class PropagationTargets:
         if text == "*":
             self.all = True
             return
+        self._named = True
         if "://" in text:
             self.prefixes.append(normalize_prefix(text))
             return
@@ -130,7 +164,7 @@ class PropagationTargets:
 
     @classmethod
     def from_env(cls) -> PropagationTargets:
-        """Targets from ``TRACING_MIDDLEWARE_PROPAGATE_TO``; every host when it is unset or empty."""
+        """Targets from ``TRACING_MIDDLEWARE_PROPAGATE_TO``; the default alone when it is unset or empty."""
         raw = env_text(ENV_VAR, "")
         if not raw:
             return cls(None)
@@ -142,8 +176,20 @@ class PropagationTargets:
                 warn_bad(ENV_VAR, pattern, _FORMS, "the other entries (no host when none is valid)")
         return targets
 
+    def decide(self, scheme: str, host: str, port: int | None, url: str) -> int:
+        """``FULL``, ``TRACE_IDS`` or ``NOTHING`` for a request to this URL (``host`` lowercase)."""
+        if self.all or (self._named and self.named(scheme, host, port, url)) or (self.internal and internal_host(host)):
+            return FULL
+        if not self.public_trace_ids or well_known_api(host):
+            return NOTHING
+        return TRACE_IDS
+
     def allows(self, scheme: str, host: str, port: int | None, url: str) -> bool:
-        """True when a request to this URL may carry tracing headers (``host`` lowercase)."""
+        """True when a request to this URL gets full propagation."""
+        return self.decide(scheme, host, port, url) == FULL
+
+    def named(self, scheme: str, host: str, port: int | None, url: str) -> bool:
+        """True when a pattern given to these targets matches this URL (``host`` lowercase)."""
         if self.all:
             return True
         if host in self.hosts:
@@ -161,7 +207,67 @@ class PropagationTargets:
             return "PropagationTargets(all)"
         parts = sorted(self.hosts) + [f"{h}:{p}" for h, p in sorted(self.host_ports)]
         parts += [f"*{s}" + (f":{p}" if p else "") for s, p in self.suffixes] + self.prefixes
-        return f"PropagationTargets({parts!r})"
+        flags = "" if self.internal else ", internal=False"
+        flags += "" if self.public_trace_ids else ", public_trace_ids=False"
+        return f"PropagationTargets({parts!r}{flags})"
+
+
+@functools.lru_cache(maxsize=256)  # a service sends to the same few destinations over and over
+def _destination(url: str) -> tuple[str, str, int | None, str] | None:
+    text = url.strip()
+    if "://" not in text:
+        text = "//" + text  # a bare host[:port], as a Host or :authority header gives it
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    scheme = parts.scheme.lower()
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return scheme, host, port, f"{scheme}://{netloc}{parts.path or '/'}"
+
+
+def level_for(url: str, targets: PropagationTargets | None = None) -> int:
+    """``FULL``, ``TRACE_IDS`` or ``NOTHING`` for a request to ``url`` (or a bare ``host[:port]``).
+
+    ``targets`` default to ``current_targets()``; an excluded or unreadable URL gets ``NOTHING``.
+    """
+    found = _destination(str(url))
+    if found is None:
+        return NOTHING
+    scheme, host, port, normalized = found
+    if _rt.current.excluded_urls and is_excluded(normalized):
+        return NOTHING
+    return (targets or current_targets()).decide(scheme, host, port, normalized)
+
+
+def named_destination(carrier: Any) -> tuple[Any, str | None]:
+    """The headers to write into and the destination ``carrier`` names, if it names one.
+
+    A request object (httpx, requests: ``.url`` and ``.headers``; urllib: ``.full_url``) names its URL;
+    a mapping of headers names its ``host`` / ``:authority``.
+    """
+    url = getattr(carrier, "url", None) or getattr(carrier, "full_url", None)
+    headers = getattr(carrier, "headers", None)
+    if url is not None and headers is not None and not isinstance(carrier, dict):
+        return headers, str(url)
+    if isinstance(carrier, Mapping):
+        for key in carrier:
+            if isinstance(key, str) and key.lower() in ("host", ":authority"):
+                value = carrier[key]
+                return carrier, value if isinstance(value, str) else None
+    return carrier, None
+
+
+def current_targets() -> PropagationTargets:
+    """The targets of the patched clients (``instrument(targets=...)``), else from the environment."""
+    options = _rt.current.outbound_options
+    targets = getattr(options, "targets", None)
+    return targets if isinstance(targets, PropagationTargets) else PropagationTargets.from_env()
 
 
 _lock = threading.Lock()

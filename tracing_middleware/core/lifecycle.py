@@ -1,4 +1,4 @@
-"""Starting and finishing runs under the current context: the shared path of ``@traceable`` and ``trace``."""
+"""A run's life under the current context: start, end, record (``@traceable``, request and client runs)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from tracing_middleware.core import config
+from tracing_middleware.core import config, ids
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.context import (
     RunToken,
@@ -19,10 +19,10 @@ from tracing_middleware.core.context import (
     resolve_parent,
 )
 from tracing_middleware.core.outbound import switch_outbound_on
-from tracing_middleware.core.run_tree import RunTree
+from tracing_middleware.core.run_tree import RunTree, wrap_outputs
 from tracing_middleware.core.sampling import is_sampled
 
-__all__ = ["start_run", "new_run", "finish_run", "format_error"]
+__all__ = ["start_run", "new_run", "end_run", "finish_run", "fail", "format_error"]
 
 _NO_PARENT = object()
 
@@ -100,19 +100,31 @@ def fail(run: RunTree, error: BaseException) -> None:
     )
 
 
+def end_run(run: RunTree, outputs: Any = None, error: BaseException | None = None) -> None:
+    """The one end-and-record step: record ``error``, end ``run`` now, set ``outputs``, hand it to the exporters.
+
+    A run already ended keeps its end time unless ``outputs`` are given (as ``RunTree.end`` would);
+    the end is never before the start.
+    """
+    if error is not None:
+        fail(run, error)
+    if run.end_us is None or outputs is not None:
+        now = ids.now_us()
+        run.end_us = now if now >= run.start_us else run.start_us
+        if outputs is not None:
+            run.outputs = wrap_outputs(outputs)
+    config.record(run)
+
+
 def finish_run(
     run: RunTree,
     token: RunToken | None,
     outputs: Any = None,
     error: BaseException | None = None,
 ) -> None:
-    """Restore the previous current run, end ``run`` and hand it to the exporters."""
+    """Restore the previous current run, then ``end_run``."""
     if token is not None:
         # Finished in another context (a generator closed elsewhere): there is nothing to restore.
         with contextlib.suppress(ValueError):
             exit_run(token)
-    if error is not None:
-        fail(run, error)
-    if run.end_us is None or outputs is not None:
-        run.end(outputs)
-    config.record(run)
+    end_run(run, outputs, error)

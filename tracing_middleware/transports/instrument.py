@@ -2,8 +2,8 @@
 
 ``instrument()`` patches ``httpx.Client``/``AsyncClient`` (and ``httpx2``'s, when installed) and
 ``requests.Session`` (and aiohttp's ``ClientSession``) so that every request made inside a run carries
-``langsmith-trace``, ``baggage`` and ``traceparent``, under a client run of its own (see
-``tracing_middleware.transports``).
+``langsmith-trace``, ``baggage`` and ``traceparent`` as far as its destination may see them
+(``core.destinations``), under a client run of its own (see ``tracing_middleware.transports``).
 
 - Importing this module patches nothing.
 - A second ``instrument()`` patches nothing again; its ``targets``/``client_runs`` replace the earlier ones.
@@ -20,10 +20,11 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from tracing_middleware.core import runtime as _rt
+from tracing_middleware.core.destinations import PropagationTargets
 from tracing_middleware.core.printable import get_logger
-from tracing_middleware.transports import client_run
-from tracing_middleware.transports.client_run import Options, Switch
-from tracing_middleware.transports.targets import PropagationTargets
+from tracing_middleware.transports.client_run import Switch
+from tracing_middleware.transports.options import Options, as_targets, set_global_options
 
 __all__ = ["instrument", "uninstrument", "instrumented"]
 
@@ -72,18 +73,19 @@ def instrument(
 ) -> list[str]:  # fmt: skip
     """Patch the chosen client libraries (those installed); returns the names of the patched ones.
 
-    ``targets``: host patterns and URL prefixes that may receive tracing headers (default: the
-    ``TRACING_MIDDLEWARE_PROPAGATE_TO`` environment variable, else every host); see
-    ``tracing_middleware.transports.targets``. ``client_runs=False``: only inject the current run's
+    ``targets``: host patterns and URL prefixes that get every tracing header, baggage included, on
+    top of the deployment's own hosts (default: the ``TRACING_MIDDLEWARE_PROPAGATE_TO`` environment
+    variable); other public hosts get trace ids only, well-known AI and cloud APIs nothing. See
+    ``tracing_middleware.core.destinations``. ``client_runs=False``: only inject the current run's
     headers, without a client run per request.
     """
     for name, value in (("httpx", httpx), ("requests", requests), ("aiohttp", aiohttp), ("client_runs", client_runs)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False; got {value!r}")
-    options = Options(client_runs, client_run.as_targets(targets))
+    options = Options(client_runs, as_targets(targets))
     wanted = [name for name, on in (("httpx", httpx), ("requests", requests), ("aiohttp", aiohttp)) if on]
     with _lock:
-        client_run.set_global_options(options)
+        set_global_options(options)
         for name in wanted:
             if name in _patches:
                 continue
@@ -93,6 +95,9 @@ def instrument(
                 logger.debug("%s is not installed; not instrumented", name)
                 continue
             _patches[name] = [_apply(owner, attr, make) for owner, attr, make in module.patch_points()]
+        # Called by the user or by the automatic switch: either way it is done, and the switch must not
+        # run later and put the default options back over the ones given here.
+        _rt.current.outbound_pending = False
         return sorted(_patches)
 
 
