@@ -288,17 +288,6 @@ def bridged_parent(run: RunTree | None) -> RunTree | None:
     return run
 
 
-def _bridged_parent(run: RunTree | None) -> RunTree | None:
-    for peek, skip, innermost_parent, bridge in _parent_hooks:
-        try:
-            if peek() in skip:
-                continue
-            run = innermost_parent(run)
-        except Exception:
-            _hook_failed(bridge, "innermost_parent")
-    return run
-
-
 def get_tracing_context() -> TracingState:
     """The current tracing state (run, project, tags, metadata, enabled)."""
     return _state_get()
@@ -313,7 +302,7 @@ def get_current_run_tree() -> RunTree | None:
     """
     run = _state_get().run
     if _parent_hooks:
-        return _bridged_parent(run)
+        return bridged_parent(run)
     return run
 
 
