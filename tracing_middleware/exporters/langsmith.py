@@ -24,7 +24,6 @@ and the ingestion URL is registered with ``tracing_middleware.transports.exclude
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from tracing_middleware.core.config import get_settings
 from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.run_tree import RunTree
+from tracing_middleware.exporters.log_fold import LogFold
 from tracing_middleware.exporters.serialize import safe_text, to_jsonable
 
 if TYPE_CHECKING:
@@ -51,24 +51,7 @@ _NAME_LIMIT = 1024
 _TIMEOUT_MS = (5_000, 30_000)  # connect, read: a hung backend must not hold the worker for minutes
 
 
-_CLIENT_LOGGERS = ("langsmith.client", "langsmith.utils", "langsmith._internal._operations", "urllib3.connectionpool")
-_capture = threading.local()
-
-
-class _Fold(logging.Filter):
-    """Drops the client's log records made on a thread exporting for us, keeping the last message."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(_capture, "active", False):
-            try:
-                _capture.message = record.getMessage()
-            except Exception:  # a malformed log call must not break the export
-                _capture.message = str(record.msg)
-            return False
-        return True
-
-
-_fold = _Fold()
+_fold = LogFold("langsmith.client", "langsmith.utils", "langsmith._internal._operations", "urllib3.connectionpool")
 
 
 class LangSmithExportError(RuntimeError):
@@ -114,8 +97,7 @@ class LangSmithExporter:
         self._client: Client | None = None  # made on first export: constructing does no I/O
         if client is not None:
             self._adopt(client)
-        for name in _CLIENT_LOGGERS:
-            logging.getLogger(name).addFilter(_fold)  # idempotent: a logger keeps each filter once
+        _fold.attach()
 
     # -- client -------------------------------------------------------------------------------------
 
@@ -189,14 +171,13 @@ class LangSmithExporter:
         client = self.client
         errors: list[Exception] = []
         self._local.errors = errors
-        _capture.active, _capture.message = True, None
         try:
-            if self._use_multipart(client):
-                client.multipart_ingest(create=payload)
-            else:
-                client.batch_ingest_runs(create=payload)
+            with _fold.folding():
+                if self._use_multipart(client):
+                    client.multipart_ingest(create=payload)
+                else:
+                    client.batch_ingest_runs(create=payload)
         finally:
-            _capture.active = False
             self._local.errors = None
         if errors:
             self.client_errors += len(errors)

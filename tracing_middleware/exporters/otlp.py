@@ -19,7 +19,6 @@ The exporter's own requests are never traced, by us or by OpenTelemetry instrume
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -41,33 +40,19 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
         f"the OTLP exporter needs OpenTelemetry ({error.name} is missing): pip install 'tracing-middleware[otlp]'"
     ) from None
 
+from tracing_middleware.exporters.log_fold import LogFold
 from tracing_middleware.exporters.otlp_mapping import to_span
 
 __all__ = ["OTLPExporter", "OTLPExportError"]
 
-_OTEL_LOGGER = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
 _MAX_RESOURCES = 64  # one resource per project; past this, spans share the project-less one
-_capture = threading.local()
 
 
 class OTLPExportError(RuntimeError):
     """The OTLP backend did not accept a batch (refused, unreachable, too slow or too large)."""
 
 
-class _Fold(logging.Filter):
-    """Keeps the last message OpenTelemetry logs for a batch we export, instead of emitting it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(_capture, "active", False):
-            try:
-                _capture.message = record.getMessage()
-            except Exception:  # a malformed log call must not break the export
-                _capture.message = str(record.msg)
-            return False
-        return True  # another user of OpenTelemetry's exporter: untouched
-
-
-_fold = _Fold()
+_fold = LogFold("opentelemetry.exporter.otlp.proto.http.trace_exporter")  # its own log lines, folded into ours
 
 
 def _check_endpoint(endpoint: Any) -> str | None:
@@ -130,7 +115,7 @@ class OTLPExporter:
         resolved = getattr(self._otlp, "_endpoint", None)
         self.endpoint: str = resolved if isinstance(resolved, str) else (full or "")
         _exclude_from_tracing(self.endpoint)
-        logging.getLogger(_OTEL_LOGGER).addFilter(_fold)  # idempotent: a logger keeps each filter once
+        _fold.attach()
         self.skipped = FailureLog("otlp exporter: runs that could not be converted skipped")
         self._lock = threading.Lock()
         # Detected now: OpenTelemetry runs its resource detectors on a thread pool, which cannot start
@@ -196,14 +181,13 @@ class OTLPExporter:
             return
         # OpenTelemetry's own instrumentation (requests, urllib3) must not trace the export itself.
         token = otel_context.attach(otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
-        _capture.active, _capture.message = True, None
         try:
-            result = self._otlp.export(spans)
+            with _fold.folding():
+                result = self._otlp.export(spans)
         finally:
-            _capture.active = False
             otel_context.detach(token)
         if result is not SpanExportResult.SUCCESS:
-            detail = _capture.message or "the backend did not accept the batch"
+            detail = _fold.message or "the backend did not accept the batch"
             raise OTLPExportError(f"OTLP export of {len(spans)} spans to {self.endpoint} failed: {detail}")
 
     def shutdown(self) -> None:
