@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import pathlib
 import sqlite3
@@ -46,10 +47,28 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteExporter", "StoreError", "StoredRun", "TraceStore", "TraceSummary", "default_path"]
 
-_INSERT = f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _NAME_LIMIT = 1024
 _ATTEMPTS = 3  # on top of the busy timeout: WAL can report "locked" at once in a few races
 _abandoned: list[sqlite3.Connection] = []  # a forked child must neither use nor close its parent's connection
+
+
+_CHUNK = 40  # rows per INSERT: 800 parameters, under the 999 of SQLite before 3.32
+
+
+@functools.lru_cache(maxsize=_CHUNK)
+def _values(count: int) -> str:
+    row = f"({', '.join('?' * len(COLUMNS))})"
+    return f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)}"
+
+
+def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    # One statement per chunk of rows, not one per row: each statement's step releases and retakes the
+    # GIL, and on a busy core every retake waits behind the app's request thread.
+    full = len(rows) - len(rows) % _CHUNK
+    for start in range(0, full, _CHUNK):
+        conn.execute(_values(_CHUNK), [value for row in rows[start : start + _CHUNK] for value in row])
+    if full < len(rows):
+        conn.execute(_values(len(rows) - full), [value for row in rows[full:] for value in row])
 
 
 def _json(value: Any) -> str | None:
@@ -222,7 +241,7 @@ class SQLiteExporter:
             conn = self._conn = connect_writer(self.path, self.timeout_s)
         conn.execute("BEGIN IMMEDIATE")  # take the write lock now, waiting up to the busy timeout
         try:
-            conn.executemany(_INSERT, rows)
+            _insert(conn, rows)
             self._wrote = True
             try:
                 self._write_stats(conn, len(rows))
