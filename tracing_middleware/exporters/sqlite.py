@@ -36,7 +36,7 @@ from tracing_middleware.core.env import env_float
 from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.core.stats import processor_stats
-from tracing_middleware.exporters.serialize import FIELD_LIMIT, safe_json, safe_text
+from tracing_middleware.exporters.serialize import FIELD_LIMIT, MAX_DEPTH, encode_plain, safe_json, safe_text
 from tracing_middleware.exporters.sqlite_read import StoredRun, TraceStore, TraceSummary
 from tracing_middleware.exporters.sqlite_retention import Retention, retention_seconds
 from tracing_middleware.exporters.sqlite_schema import COLUMNS, StoreError, connect_writer, default_path, is_busy
@@ -74,8 +74,19 @@ def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
 def _json(value: Any) -> str | None:
     if value is None:
         return None
-    if not value and type(value) in (dict, list):  # most tags/events/metadata: skip the encoder
-        return "{}" if type(value) is dict else "[]"
+    kind = type(value)
+    if kind is dict or kind is list:
+        if not value:  # most tags/events/metadata: skip the encoder
+            return "{}" if kind is dict else "[]"
+        if len(value) < 64:
+            # safe_json's own first step, inlined for the small plain values most runs hold: what is not
+            # plain JSON, or too large or too deep, goes the whole way through safe_json.
+            try:
+                text = encode_plain(value)
+            except (TypeError, ValueError, RecursionError):
+                return safe_json(value)
+            if len(text) <= FIELD_LIMIT and text.count("[") + text.count("{") <= MAX_DEPTH:
+                return text
     return safe_json(value)
 
 
