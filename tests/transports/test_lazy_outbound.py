@@ -63,3 +63,31 @@ def test_libraries_the_app_never_imports_are_not_loaded_and_later_imports_are_pa
     assert "registered: 0" in out
     assert "patched after import: ['httpx'] header sent: True" in out
     assert "LangSmithBridge" in out.split("registered after langsmith:")[1]
+
+
+def test_a_library_first_imported_by_our_own_transport_module_is_patched_once_without_warnings() -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        import tracing_middleware as tm
+        from tracing_middleware.transports.instrument import instrument, instrumented
+
+        @tm.traceable
+        def first():
+            return "requests" in sys.modules
+
+        print("requests loaded:", first())
+        import tracing_middleware.transports.requests  # imports requests: the switch waits for it
+        print("patched:", instrumented())
+        instrument()  # an explicit call afterwards patches nothing twice
+        print("patched again:", instrumented())
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TRACING_MIDDLEWARE_EXPORTER": "none"}
+    env.pop("TRACING_MIDDLEWARE_OUTBOUND", None)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "requests loaded: False" in done.stdout
+    assert "patched: ['requests']" in done.stdout
+    assert "patched again: ['aiohttp', 'httpx', 'requests']" in done.stdout
+    assert "after importing" not in done.stderr and "Traceback" not in done.stderr

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from types import ModuleType
@@ -95,6 +96,7 @@ def instrument(
     with _lock:
         set_global_options(options)
         for name in wanted:
+            _armed.discard(name)  # patched here and now: the import hooks need not (and must not) do it
             _patch(name)
         # Called by the user or by the automatic switch: either way it is done, and the switch must not
         # run later and put the default options back over the ones given here.
@@ -102,16 +104,41 @@ def instrument(
         return sorted(_patches)
 
 
-def _patch(name: str) -> None:
-    """Patch one library if it is installed and not patched yet (the caller holds ``_lock``)."""
+def _patch(name: str, module: ModuleType | None = None) -> None:
+    """Patch one library if it is installed and not patched yet (the caller holds ``_lock``).
+
+    ``module``: our transport module for it, when the caller has it (else it is imported).
+    """
     if name in _patches:
         return
-    try:
-        module = importlib.import_module(_LIBRARIES[name])
-    except ImportError:
-        logger.debug("%s is not installed; not instrumented", name)
-        return
+    if module is None:
+        try:
+            module = importlib.import_module(_LIBRARIES[name])
+        except ImportError:
+            logger.debug("%s is not installed; not instrumented", name)
+            return
     _patches[name] = [_apply(owner, attr, make) for owner, attr, make in module.patch_points()]
+
+
+def transport_loaded(name: str, module: ModuleType) -> None:
+    """Called by our transport module for ``name`` as its last step: patch if the switch waits for it.
+
+    Its client library's import hook cannot patch when that import came from the transport module
+    itself (which is then only half made); this finishes the job.
+    """
+    if not _lock.acquire(timeout=1.0):
+        return
+    try:
+        if name in _armed:
+            _armed.discard(name)
+            _patch(name, module)
+    finally:
+        _lock.release()
+
+
+def _initialising(name: str) -> bool:
+    spec = getattr(sys.modules.get(name), "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
 
 
 def _patch_when_used(name: str) -> Callable[[ModuleType], None]:
@@ -121,7 +148,9 @@ def _patch_when_used(name: str) -> Callable[[ModuleType], None]:
         if not _lock.acquire(timeout=1.0):
             return
         try:
-            if name in _armed:
+            # Imported by our own transport module, which is half made yet: it calls transport_loaded.
+            if name in _armed and not _initialising(_LIBRARIES[name]):
+                _armed.discard(name)
                 _patch(name)
         finally:
             _lock.release()
