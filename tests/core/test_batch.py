@@ -205,33 +205,3 @@ def test_a_forked_child_keeps_recording_without_user_hooks(tmp_path: Path) -> No
         per_pid[row["pid"]] = per_pid.get(row["pid"], 0) + 1
     # The child exported its own 50 runs and did not re-export the run the parent had queued.
     assert sorted(per_pid.values()) == [1, 50]
-
-
-def test_an_encoder_turns_each_run_into_a_record_when_it_ends_and_the_writer_gets_them() -> None:
-    written: list[list[object]] = []
-    exporter = ListExporter()
-    seen: list[str] = []
-
-    def encode(run: RunTree) -> object | None:
-        seen.append(threading.current_thread().name)
-        if run.name == "r1":
-            return None  # skipped by the exporter's choice
-        if run.name == "r2":
-            raise RuntimeError("the encoder's fault")
-        return (run.name, run.id)
-
-    processor = BatchProcessor(exporter, batch_size=10, interval_s=0.01, encode=encode, write=written.append)
-    runs = finished(5)
-    for run in runs:
-        processor.on_end(run)  # the encoder's exception never reaches the caller
-    assert seen == [threading.current_thread().name] * 5  # encoded on the request path, at the end
-    assert processor.flush(10)
-    kept = [(r.name, r.id) for r in runs if r.name not in ("r1", "r2")]
-    assert [record for batch in written for record in batch] == kept
-    assert exporter.runs == []  # the writer, not export(), got the batch
-    assert processor.failures.count == 1 and processor.pending() == 0
-
-
-def test_encode_and_write_go_together() -> None:
-    with pytest.raises(ValueError, match="encode and write"):
-        BatchProcessor(ListExporter(), encode=lambda run: run)

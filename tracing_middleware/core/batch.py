@@ -24,7 +24,6 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -46,13 +45,6 @@ class BatchProcessor:
     ``max_queue`` (``TRACING_MIDDLEWARE_QUEUE_SIZE``, default 50,000) bounds memory; ``batch_size``
     (``TRACING_MIDDLEWARE_BATCH_SIZE``, default 1,000) and ``interval_s`` (default 0.2 s) set how often
     the exporter is called; ``max_attempts`` (default 3) bounds retries of one failing batch.
-
-    ``encode`` and ``write`` let an exporter keep each run as one compact record while it waits:
-    ``encode(run)`` runs on the request path when the run ends (None: the run is skipped, and the
-    exporter counts it) and ``write(records)`` exports a batch of them. The run's objects are then
-    freed at once instead of ageing in the queue, where the garbage collector would walk them again and
-    again and promote them into the old generation (whose full collections were the tail latency).
-    Without them the queue holds the runs and ``exporter.export`` receives them.
     """
 
     def __init__(
@@ -64,14 +56,8 @@ class BatchProcessor:
         interval_s: float = 0.2,
         max_attempts: int = 3,
         backoff_s: float = 0.05,
-        encode: Callable[[RunTree], object | None] | None = None,
-        write: Callable[[list[Any]], None] | None = None,
     ) -> None:
-        if (encode is None) != (write is None):
-            raise ValueError("encode and write go together: pass both or neither")
         self.exporter = exporter
-        self._encode = encode
-        self._write: Callable[[list[Any]], None] = write or exporter.export
         self.max_queue = max_queue or env_int("TRACING_MIDDLEWARE_QUEUE_SIZE", 50_000)
         self.batch_size = batch_size or env_int("TRACING_MIDDLEWARE_BATCH_SIZE", 1_000)
         if interval_s <= 0 or max_attempts < 1:
@@ -90,7 +76,7 @@ class BatchProcessor:
 
     def _reset(self) -> None:
         """Fresh queue, thread state and counters: at start and in a forked child."""
-        self._queue: collections.deque[Any] = collections.deque()
+        self._queue: collections.deque[RunTree] = collections.deque()
         self._wake = threading.Event()
         self._done = threading.Condition()
         self._handed = itertools.count(1)  # next() is atomic: counts runs handed over, dropped ones too
@@ -109,18 +95,7 @@ class BatchProcessor:
             self.dropped.record(OverflowError(f"queue holds {self.max_queue} runs"))
             self._settle(1)
             return
-        if self._encode is None:
-            queue.append(run)
-        else:
-            try:
-                record = self._encode(run)
-            except Exception as error:  # the exporter's fault must never reach the app
-                self.failures.record(error)
-                record = None
-            if record is None:
-                self._settle(1)
-                return
-            queue.append(record)
+        queue.append(run)
         if self._thread is None:
             self._start()
         if len(queue) >= self.batch_size:
@@ -153,7 +128,7 @@ class BatchProcessor:
     def _drain(self) -> None:
         queue = self._queue
         while queue:
-            batch: list[Any] = []
+            batch = []
             try:
                 for _ in range(self.batch_size):
                     batch.append(queue.popleft())
@@ -162,10 +137,10 @@ class BatchProcessor:
             self._export(batch)
             self._settle(len(batch))
 
-    def _export(self, batch: list[Any]) -> None:
+    def _export(self, batch: list[RunTree]) -> None:
         for attempt in range(1, self.max_attempts + 1):
             try:
-                self._write(batch)
+                self.exporter.export(batch)
             except Exception as error:  # the exporter's fault must never reach the app
                 if attempt == self.max_attempts:
                     self.failures.record(error, len(batch))
