@@ -168,13 +168,14 @@ def instrument_on_import() -> list[str]:
     """
     with _lock:
         set_global_options(Options(True, as_targets(None)))
-        _rt.current.outbound_pending = False
         for name, modules in _WATCHED.items():
             if name in _patches:
                 continue
             _armed.add(name)
             for module in modules:
-                when_imported(module, _patch_when_used(name))
+                when_imported(module, _patch_when_used(name))  # an imported library is patched here, at once
+        # Only now: a thread that saw False before the patches were in would send its calls bare.
+        _rt.current.outbound_pending = False
         return sorted(_patches)
 
 
