@@ -43,13 +43,6 @@ __all__ = ["WSGITracingMiddleware", "TracedBody"]
 logger = get_logger("tracing_middleware.wsgi")
 
 
-def _status_code(status: str) -> int | None:
-    try:
-        return int(status[:3])
-    except (TypeError, ValueError):
-        return None
-
-
 class WSGITracingMiddleware:
     """Trace each request of a WSGI application; the body is wrapped so the run ends when it is closed.
 
@@ -91,7 +84,10 @@ class WSGITracingMiddleware:
         def traced_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
         ) -> Any:
-            request.status = _status_code(status)
+            try:  # the status code, or None for a malformed status line
+                request.status = int(status[:3])
+            except (TypeError, ValueError):
+                request.status = None
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
