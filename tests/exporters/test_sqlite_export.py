@@ -96,6 +96,25 @@ def test_re_export_replaces_instead_of_duplicating(tmp_path: Path) -> None:
     assert rows(path, "SELECT outputs FROM runs") == [('{"v":2}',)]
 
 
+@pytest.mark.parametrize("count", [1, 39, 40, 41, 80, 123])
+def test_every_batch_size_is_written_whole_and_in_order(tmp_path: Path, count: int) -> None:
+    # Rows go in by multi-row statements of a fixed size: the sizes around it, and a run twice in a batch.
+    path = tmp_path / "t.sqlite3"
+    runs = []
+    for i in range(count):
+        run = RunTree(f"job-{i}", inputs={"i": i})
+        run.end(outputs={"i": i})
+        runs.append(run)
+    SQLiteExporter(path).export([*runs, runs[0]])  # the first run once more, later in the same batch
+    stored = rows(path, "SELECT id, name, inputs, outputs FROM runs ORDER BY rowid")
+    assert len(stored) == count
+    assert sorted(stored, key=lambda r: int(r[1].split("-")[1])) == [
+        (run.id, run.name, json.dumps({"i": i}, separators=(",", ":")), json.dumps({"i": i}, separators=(",", ":")))
+        for i, run in enumerate(runs)
+    ]
+    assert [name for _, name, _, _ in stored][: count - 1] == [run.name for run in runs[1:]]  # replaced: now last
+
+
 def test_file_is_wal_with_versioned_schema_and_indexes(tmp_path: Path, make_trace: TraceFactory) -> None:
     path = tmp_path / "t.sqlite3"
     exporter = SQLiteExporter(path)

@@ -8,7 +8,9 @@ Which bridges are on: ``configure(bridges=...)``, else ``TRACING_MIDDLEWARE_BRID
 ``"auto"`` (the default: each bridge whose peer is installed), ``"none"``, or names from ``NAMES``
 (a list, or one comma-separated string). The LangSmith bridge needs ``langsmith``; the OpenTelemetry
 bridge needs ``opentelemetry-api`` and does nothing until a real tracer provider is set. With neither
-peer installed nothing is imported and nothing is registered.
+peer installed nothing is imported and nothing is registered. A bridge whose peer is installed but not
+imported yet waits for the app to import it (``core.import_hooks``): we never load a tracer the app does
+not use, and ``active()`` lists the bridge from the start.
 
 ``otel_propagator`` (OpenTelemetry's propagator for ``langsmith-trace``) lives here too; OpenTelemetry
 loads it through the package's entry point, not through ``apply``.
@@ -25,6 +27,7 @@ from typing import Any
 
 from tracing_middleware.core.context import Bridge, register_bridge, unregister_bridge
 from tracing_middleware.core.env import env_text, warn_bad
+from tracing_middleware.core.import_hooks import cancel, when_imported
 
 __all__ = ["NAMES", "CHOICES", "ENV", "parse", "from_env", "apply", "active"]
 
@@ -36,8 +39,9 @@ _MODULES = {"langsmith": ("langsmith", "tracing_middleware.bridges.langsmith"),
             "otel": ("opentelemetry.trace", "tracing_middleware.bridges.otel")}  # fmt: skip
 _OFF = {"none", "off", "false", "0", ""}
 logger = logging.getLogger("tracing_middleware.bridges")
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered when ``when_imported`` calls back at once (the peer is imported)
 _installed: dict[str, Bridge] = {}
+_armed: set[str] = set()  # on, waiting for the app to import the peer
 
 
 def parse(value: Any) -> tuple[str, ...]:
@@ -80,10 +84,8 @@ def from_env() -> tuple[str, ...]:
 
 
 def _load(name: str) -> Bridge | None:
-    peer, module = _MODULES[name]
+    module = _MODULES[name][1]
     try:
-        if importlib.util.find_spec(peer.partition(".")[0]) is None:
-            return None
         bridge: Bridge = importlib.import_module(module).bridge()
     except ImportError:  # the peer is there but broken or too old: run without this bridge
         logger.warning("the %s bridge could not be loaded; %s runs will not nest with ours", name, name, exc_info=True)
@@ -91,24 +93,56 @@ def _load(name: str) -> Bridge | None:
     return bridge
 
 
-def apply(names: Sequence[str]) -> tuple[str, ...]:
-    """Register the bridges ``names`` whose peer is installed, unregister the others; the names now on."""
-    with _lock:
-        for name in NAMES:
-            wanted = name in names
-            bridge = _installed.get(name)
-            if wanted and bridge is None:
-                bridge = _load(name)
-                if bridge is None:
-                    continue
+def _install_when_used(name: str) -> Any:
+    def install(module: Any) -> None:
+        # Called inside the peer's import: a thread holding ``_lock`` may wait for that import, so
+        # give up after a while rather than deadlock (``apply`` from that thread decides anyway).
+        if not _lock.acquire(timeout=1.0):
+            return
+        try:
+            if name not in _armed:
+                return
+            _armed.discard(name)
+            bridge = _load(name)
+            if bridge is not None:
                 _installed[name] = bridge
                 register_bridge(bridge)
-            elif not wanted and bridge is not None:
+        finally:
+            _lock.release()
+
+    return install
+
+
+def apply(names: Sequence[str]) -> tuple[str, ...]:
+    """Turn on the bridges ``names`` whose peer is installed, off the others; the names now on.
+
+    A bridge is registered when its peer is imported: at once if the app has imported it, else the
+    moment it does.
+    """
+    with _lock:
+        for name in NAMES:
+            peer = _MODULES[name][0]
+            if name in names:
+                if name in _installed or name in _armed:
+                    continue
+                try:
+                    installed = importlib.util.find_spec(peer.partition(".")[0]) is not None
+                except (ImportError, ValueError):
+                    installed = False
+                if installed:
+                    _armed.add(name)
+                    when_imported(peer, _install_when_used(name))
+                continue
+            if name in _armed:
+                _armed.discard(name)
+                cancel(peer)
+            bridge = _installed.pop(name, None)
+            if bridge is not None:
                 unregister_bridge(bridge)
-                del _installed[name]
-        return tuple(_installed)
+        return active()
 
 
 def active() -> tuple[str, ...]:
-    """The names of the bridges registered now."""
-    return tuple(name for name in NAMES if name in _installed)
+    """The names of the bridges on: registered, or waiting for the app to import their peer."""
+    with _lock:
+        return tuple(name for name in NAMES if name in _installed or name in _armed)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import pathlib
 import sqlite3
@@ -35,7 +36,7 @@ from tracing_middleware.core.env import env_float
 from tracing_middleware.core.pipeline import FailureLog
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.core.stats import processor_stats
-from tracing_middleware.exporters.serialize import FIELD_LIMIT, safe_json, safe_text
+from tracing_middleware.exporters.serialize import FIELD_LIMIT, MAX_DEPTH, encode_plain, safe_json, safe_text
 from tracing_middleware.exporters.sqlite_read import StoredRun, TraceStore, TraceSummary
 from tracing_middleware.exporters.sqlite_retention import Retention, retention_seconds
 from tracing_middleware.exporters.sqlite_schema import COLUMNS, StoreError, connect_writer, default_path, is_busy
@@ -46,17 +47,46 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteExporter", "StoreError", "StoredRun", "TraceStore", "TraceSummary", "default_path"]
 
-_INSERT = f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _NAME_LIMIT = 1024
 _ATTEMPTS = 3  # on top of the busy timeout: WAL can report "locked" at once in a few races
 _abandoned: list[sqlite3.Connection] = []  # a forked child must neither use nor close its parent's connection
 
 
+_CHUNK = 40  # rows per INSERT: 800 parameters, under the 999 of SQLite before 3.32
+
+
+@functools.lru_cache(maxsize=_CHUNK)
+def _values(count: int) -> str:
+    row = f"({', '.join('?' * len(COLUMNS))})"
+    return f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES {', '.join([row] * count)}"
+
+
+def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    # One statement per chunk of rows, not one per row: each statement's step releases and retakes the
+    # GIL, and on a busy core every retake waits behind the app's request thread.
+    full = len(rows) - len(rows) % _CHUNK
+    for start in range(0, full, _CHUNK):
+        conn.execute(_values(_CHUNK), [value for row in rows[start : start + _CHUNK] for value in row])
+    if full < len(rows):
+        conn.execute(_values(len(rows) - full), [value for row in rows[full:] for value in row])
+
+
 def _json(value: Any) -> str | None:
     if value is None:
         return None
-    if not value and type(value) in (dict, list):  # most tags/events/metadata: skip the encoder
-        return "{}" if type(value) is dict else "[]"
+    kind = type(value)
+    if kind is dict or kind is list:
+        if not value:  # most tags/events/metadata: skip the encoder
+            return "{}" if kind is dict else "[]"
+        if len(value) < 64:
+            # safe_json's own first step, inlined for the small plain values most runs hold: what is not
+            # plain JSON, or too large or too deep, goes the whole way through safe_json.
+            try:
+                text = encode_plain(value)
+            except (TypeError, ValueError, RecursionError):
+                return safe_json(value)
+            if len(text) <= FIELD_LIMIT and text.count("[") + text.count("{") <= MAX_DEPTH:
+                return text
     return safe_json(value)
 
 
@@ -211,7 +241,7 @@ class SQLiteExporter:
             conn = self._conn = connect_writer(self.path, self.timeout_s)
         conn.execute("BEGIN IMMEDIATE")  # take the write lock now, waiting up to the busy timeout
         try:
-            conn.executemany(_INSERT, rows)
+            _insert(conn, rows)
             self._wrote = True
             try:
                 self._write_stats(conn, len(rows))

@@ -16,6 +16,7 @@ arrived (aiohttp reads the body later, in the caller's hands).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, NamedTuple
@@ -142,3 +143,12 @@ def patch_points() -> list[tuple[type, str, Callable[[Callable[..., Any], Switch
         logger.warning("aiohttp.ClientSession has no _request; not instrumented")
         return []
     return [(aiohttp.ClientSession, "_request", _patch_request)]
+
+
+def _announce() -> None:
+    from tracing_middleware.transports.instrument import transport_loaded
+
+    transport_loaded("aiohttp", sys.modules[__name__])
+
+
+_announce()  # last: the module is whole now (see transport_loaded)

@@ -17,6 +17,7 @@ The classes derive from the byte-stream and transport bases of every installed m
 from __future__ import annotations
 
 import importlib
+import sys
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -326,3 +327,12 @@ def patch_points() -> list[tuple[type, str, Callable[[Callable[..., Any], Switch
             else:  # a future httpx without this step: say so rather than trace half the requests
                 logger.warning("%s.%s has no _send_single_request; not instrumented", module.__name__, cls.__name__)
     return points
+
+
+def _announce() -> None:
+    from tracing_middleware.transports.instrument import transport_loaded
+
+    transport_loaded("httpx", sys.modules[__name__])
+
+
+_announce()  # last: the module is whole now (see transport_loaded)

@@ -18,6 +18,7 @@ context manager (``with session.get(url, stream=True) as response:``) or call ``
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -200,3 +201,12 @@ def _patch_send(original: Callable[..., Any], switch: Switch) -> Callable[..., A
 def patch_points() -> list[tuple[type, str, Callable[[Callable[..., Any], Switch], Callable[..., Any]]]]:
     """``(class, attribute, make_replacement)``: ``requests.Session.send``."""
     return [(requests.Session, "send", _patch_send)]
+
+
+def _announce() -> None:
+    from tracing_middleware.transports.instrument import transport_loaded
+
+    transport_loaded("requests", sys.modules[__name__])
+
+
+_announce()  # last: the module is whole now (see transport_loaded)
