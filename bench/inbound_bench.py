@@ -5,6 +5,10 @@ Bare and traced apps are timed in turns (round-robin, ``--repeats`` rounds) so a
 machine hits both; each row shows the best round in µs per request and the cost added over the bare app
 of the same kind and headers. Runs go to a discarding exporter.
 
+``--instructions`` counts instead the instructions each case adds per request, with valgrind's cachegrind
+(about 20 s per case): a figure the machine's load does not move. ``--against DIR`` adds the same count for
+another checkout of the package (before/after).
+
 Headers: none; ``traceparent``; ``langsmith-trace`` + ``baggage`` as LangSmith's SDK sends them. Modes:
 recorded (the default); ``unsampled`` (``configure(sample_rate=0)``: context still propagates, nothing is
 exported); ``disabled`` (``configure(enabled=False)``).
@@ -19,6 +23,7 @@ import io
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +36,7 @@ from bench.asgi_hooks import DiscardExporter
 from tracing_middleware.middleware.asgi import TracingMiddleware
 from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 LANGSMITH = {
     "langsmith-trace": "20240101T120000123456Z0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
@@ -181,6 +187,46 @@ def run(kinds: list[str], mode: str, n: int, repeats: int) -> list[dict[str, Any
     return rows
 
 
+# One case's requests after a warm-up, GC off: what ``--instructions`` counts. Run in the checkout being
+# counted, whose own copy of this module supplies the apps (so an older checkout can be compared too).
+CHILD = r"""
+import gc, sys
+import tracing_middleware as tm
+from bench import inbound_bench as ib
+from bench.asgi_hooks import DiscardExporter
+kind, variant, label, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+tm.configure(exporter=DiscardExporter())
+if kind == "wsgi":
+    app = ib.raw_wsgi if label == "bare" else ib.WSGITracingMiddleware(ib.raw_wsgi, instrument_outbound=False)
+    make, timer = ib.environ_factory(ib.HEADERS[variant]), ib.time_wsgi
+else:
+    app = ib.raw_asgi if kind == "asgi" else ib.fastapi_app()
+    app = app if label == "bare" else ib.TracingMiddleware(app)
+    make, timer = ib.scope_factory(ib.HEADERS[variant]), ib.time_asgi
+timer(app, make, 300)
+gc.disable()
+timer(app, make, n)
+"""
+
+
+def instructions(tree: str, kind: str, variant: str, low: int = 200, high: int = 1200) -> float:
+    """Instructions ``tree``'s middleware adds per request: ``(I(high) - I(low)) / (high - low)``, ours minus bare."""
+    env = {**os.environ, "PYTHONPATH": tree, "PYTHONHASHSEED": "0"}
+    per_request = {}
+    for label in ("bare", "ours"):
+        counts = []
+        for number in (low, high):
+            done = subprocess.run(
+                ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable,
+                 "-c", CHILD, kind, variant, label, str(number)],
+                capture_output=True, text=True, env=env, cwd=tree, timeout=1800, check=True,
+            )  # fmt: skip
+            refs = [line for line in done.stderr.splitlines() if "I   refs:" in line or "I refs:" in line]
+            counts.append(int(refs[-1].split(":")[1].replace(",", "").strip()))
+        per_request[label] = (counts[1] - counts[0]) / (high - low)
+    return per_request["ours"] - per_request["bare"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("-n", type=int, default=3000, help="requests per case per round")
@@ -188,8 +234,18 @@ def main() -> None:
     parser.add_argument("--only", default="asgi,wsgi,fastapi", help="comma list of asgi, wsgi, fastapi")
     parser.add_argument("--modes", default="recorded,unsampled,disabled", help="comma list of the modes")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--instructions", action="store_true", help="count instructions per request (valgrind)")
+    parser.add_argument("--headers", default="none,traceparent", help="with --instructions: comma list of headers")
+    parser.add_argument("--against", metavar="DIR", help="with --instructions: also count another checkout")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
+    if args.instructions:
+        trees = {"this tree": ROOT} | ({"against": os.path.abspath(args.against)} if args.against else {})
+        for kind in kinds:
+            for variant in args.headers.split(","):
+                added = {name: instructions(tree, kind, variant) for name, tree in trees.items()}
+                print(f"{kind:8} {variant:12}" + "".join(f" {name}: {value:+9.0f}" for name, value in added.items()))
+        return
     rows = []
     for mode in args.modes.split(","):
         if mode not in ("recorded", "unsampled", "disabled"):

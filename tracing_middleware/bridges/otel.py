@@ -38,6 +38,7 @@ from tracing_middleware.core.run_tree import RunTree
 
 __all__ = ["OpenTelemetryBridge", "bridge"]
 
+_trace_slots = vars(trace)  # the API module's globals, where the global tracer provider is kept
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 
@@ -144,6 +145,8 @@ class OpenTelemetryBridge(Bridge):
         Nothing to do (None) when no provider is set, when ``state`` has no run, or when an enclosing
         entry already made ``LIVE`` current.
         """
+        if not self._ready and _trace_slots.get("_TRACER_PROVIDER", False) is None:
+            return None  # no provider yet (what ``ready`` would find, read without its two calls: every run)
         if state.run is None or not (self._ready or self.ready()):
             return None
         if _context_get is None:  # another runtime context than the default one: the public calls

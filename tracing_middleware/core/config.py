@@ -236,7 +236,7 @@ def record(run: RunTree) -> None:
     """Hand a finished, sampled run to every exporter; never blocks on I/O, never raises."""
     if run.sampled is False:
         return
-    settings = get_settings()
+    settings = _rt.current.settings or get_settings()  # the call only for the first run: this is every run's end
     if settings.redactor is not None:
         settings.redactor(run)
     for processor in settings.processors:

@@ -13,9 +13,11 @@ from types import FrameType
 from typing import Any
 
 from tracing_middleware.core import config
+from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.batch import drain
 from tracing_middleware.core.context import current_state, enter_state, exit_run
 from tracing_middleware.core.printable import get_logger
+from tracing_middleware.core.propagation.carriers import read_pairs
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
 from tracing_middleware.middleware.request import ROUTE_KEY, SCOPE_KEY, RequestRun, instrument_outbound_once, needs_info
 
@@ -130,6 +132,7 @@ class TracingMiddleware:
         self._read_headers = bool(opts.capture_headers or opts.run_name or opts.trust or opts.shared_secret)
         self._excludes = bool(opts.exclude_paths)
         self._needs_info = needs_info(opts)
+        self._outbound = opts.instrument_outbound
         # Set the exporters up now, on the thread building the app (the main one, as a rule): only there
         # can a flush be chained to SIGTERM. Lazily, on a request thread, only atexit would flush.
         config.get_settings()
@@ -139,13 +142,14 @@ class TracingMiddleware:
         if kind not in _TRACED or SCOPE_KEY in scope:
             await self.app(scope, receive, _draining(send) if kind == "lifespan" else send)
             return
-        if self.options.instrument_outbound:
+        if self._outbound and _rt.current.outbound_pending:  # the flag read here spares a call per request
             instrument_outbound_once()
         path = scope.get("path", "")
+        current = current_state()
         if (
             (self._excludes and self.options.excluded(path))
-            or not current_state().enabled
-            or not config.get_settings().enabled
+            or not current.enabled
+            or not (settings := config.get_settings()).enabled
         ):  # before any work on the request: an untraced one costs next to nothing
             scope[SCOPE_KEY] = None
             await self.app(scope, receive, send)
@@ -165,11 +169,11 @@ class TracingMiddleware:
                 if self._read_headers
                 else (),
             )
-        request = RequestRun.start(method, path, query, raw_headers, self.options, info)
-        scope[SCOPE_KEY] = None if request is None else request.run  # also tells a second layer to stand aside
-        if request is None:
-            await self.app(scope, receive, send)
-            return
+        # ``RequestRun.start`` without the checks just made.
+        request = RequestRun.begin(
+            current, settings, method, path, query, read_pairs(raw_headers), raw_headers, self.options, info
+        )
+        scope[SCOPE_KEY] = request.run  # also tells a second layer to stand aside
         if kind == "websocket":
             await self._websocket(request, scope, receive, send)
             return

@@ -12,12 +12,11 @@ from tracing_middleware.core.context import (
     current_state,
     enter_state,
     exit_run,
-    registered_bridges,
 )
 from tracing_middleware.core.lifecycle import end_run, new_run
 from tracing_middleware.core.outbound import switch_outbound_on
 from tracing_middleware.core.printable import get_logger
-from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, read_headers
+from tracing_middleware.core.propagation.carriers import TRACE, TRACEPARENT, Found, read_headers
 from tracing_middleware.core.propagation.limits import MAX_TRACE_HEADER, MAX_TRACEPARENT
 from tracing_middleware.core.redaction import redact_query
 from tracing_middleware.core.run_tree import RunTree
@@ -34,6 +33,7 @@ __all__ = [
 ]
 
 logger = get_logger("tracing_middleware.middleware")
+_tuple_new = tuple.__new__
 
 SCOPE_KEY = "tracing_middleware.run"
 """Where the request run is kept: an ASGI scope key / WSGI environ key (also marks a traced request)."""
@@ -119,13 +119,34 @@ class RequestRun:
             return None
         if info is None and needs_info(options):
             raise ValueError("these options read the request's RequestInfo: pass it (see needs_info)")
-        parent = RunTree.from_found(read_headers(carrier))
+        return cls.begin(current, settings, method, path, query, read_headers(carrier), carrier, options, info)
+
+    @classmethod
+    def begin(
+        cls,
+        current: TracingState,
+        settings: config.Settings,
+        method: str,
+        path: str,
+        query: str,
+        found: Found,
+        carrier: Any,
+        options: MiddlewareOptions,
+        info: RequestInfo | None,
+    ) -> RequestRun:
+        """``start`` after its checks, for a middleware that has made them; never returns None.
+
+        The caller has checked that tracing is on in ``current`` and ``settings``, that the path is not
+        excluded, and passes ``info`` if ``needs_info(options)``. ``found``: the carrier's tracing
+        headers (``read_headers``), read by whatever reader suits the carrier.
+        """
+        parent = RunTree.from_found(found) if found else None  # most requests from outside carry no header
         metadata: dict[str, Any] | None = None
         if parent is not None and options.checks_trust and (info is None or not options.trusted(info)):
             metadata = _claimed_parent(carrier)
             parent = None
-        elif registered_bridges():  # an in-process tracer's span (FastAPI's own) may already hold this request
-            parent = bridged_parent(parent)
+        else:  # an in-process tracer's span (FastAPI's own) may already hold this request
+            parent = bridged_parent(parent)  # with no bridge registered: ``parent`` as it is
         if not options.request_run:
             # Handlers run directly under the caller's run, as with tracing_context(parent=headers).
             state = TracingState(parent, current.project_name, current.tags, current.metadata, current.enabled)
@@ -137,7 +158,8 @@ class RequestRun:
                 inputs["headers"] = captured
         # What start_run makes, built without making it current: the adapter activates the state itself.
         run = new_run(current, settings, method, "chain", inputs, None, metadata, options.project_name, parent)
-        state = TracingState(run, current.project_name, current.tags, current.metadata, current.enabled)
+        # ``current`` with ``run`` as its run; tuple.__new__ skips the NamedTuple's Python-level constructor.
+        state = _tuple_new(TracingState, (run, *current[1:]))
         return cls(run, state, info, options, method)
 
     def activate(self) -> RunToken:

@@ -17,8 +17,11 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tracing_middleware.core import config
-from tracing_middleware.core.context import current_state, enter_state, exit_run
+from tracing_middleware.core import runtime as _rt
+from tracing_middleware.core.config import Settings
+from tracing_middleware.core.context import TracingState, current_state, enter_state, exit_run
 from tracing_middleware.core.printable import get_logger
+from tracing_middleware.core.propagation.carriers import read_environ
 from tracing_middleware.middleware.environ import reported_error, request_info, wsgi_text
 from tracing_middleware.middleware.options import startup_options
 from tracing_middleware.middleware.request import (
@@ -40,13 +43,6 @@ __all__ = ["WSGITracingMiddleware", "TracedBody"]
 logger = get_logger("tracing_middleware.wsgi")
 
 
-def _status_code(status: str) -> int | None:
-    try:
-        return int(status[:3])
-    except (TypeError, ValueError):
-        return None
-
-
 class WSGITracingMiddleware:
     """Trace each request of a WSGI application; the body is wrapped so the run ends when it is closed.
 
@@ -62,6 +58,7 @@ class WSGITracingMiddleware:
         self.app = app
         self.options = opts = startup_options(options)
         self._needs_info = needs_info(opts)
+        self._outbound = opts.instrument_outbound
         # Set the exporters up now, on the thread building the app (the main one, as a rule): only there
         # can a flush be chained to SIGTERM. Lazily, on a request thread, only atexit would flush.
         config.get_settings()
@@ -69,12 +66,13 @@ class WSGITracingMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if SCOPE_KEY in environ:
             return self.app(environ, start_response)
-        if self.options.instrument_outbound:
+        if self._outbound and _rt.current.outbound_pending:  # the flag read here spares a call per request
             instrument_outbound_once()
-        if not current_state().enabled or not config.get_settings().enabled:  # untraced: skip all request work
+        current = current_state()
+        if not current.enabled or not (settings := config.get_settings()).enabled:  # untraced: skip all request work
             environ[SCOPE_KEY] = None
             return self.app(environ, start_response)
-        request = self._start(environ)
+        request = self._start(environ, current, settings)
         # Also set for an untraced request: it tells a second layer (or a framework adapter) to stand aside.
         environ[SCOPE_KEY] = None if request is None else request.run or request.state.run
         if request is None:
@@ -86,7 +84,10 @@ class WSGITracingMiddleware:
         def traced_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
         ) -> Any:
-            request.status = _status_code(status)
+            try:  # the status code, or None for a malformed status line
+                request.status = int(status[:3])
+            except (TypeError, ValueError):
+                request.status = None
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
@@ -103,15 +104,21 @@ class WSGITracingMiddleware:
             return _ListBody(body, request, environ)
         return TracedBody(body, request, environ)
 
-    def _start(self, environ: WSGIEnvironment) -> RequestRun | None:
+    def _start(self, environ: WSGIEnvironment, current: TracingState, settings: Settings) -> RequestRun | None:
         """``start_request``, building the ``RequestInfo`` only when an option reads it; never fails the request."""
         if self._needs_info:
             return start_request(request_info(environ), environ, self.options)
+        options = self.options
         try:
             path = wsgi_text(str(environ.get("SCRIPT_NAME") or "") + str(environ.get("PATH_INFO") or "")) or "/"
+            if options.exclude_paths and options.excluded(path):
+                return None
             method = str(environ.get("REQUEST_METHOD") or "GET").upper()
             query = str(environ.get("QUERY_STRING") or "")
-            return RequestRun.start(method, path, query, environ, self.options)
+            # ``RequestRun.start`` without the checks made by the caller and here.
+            return RequestRun.begin(
+                current, settings, method, path, query, read_environ(environ), environ, options, None
+            )
         except Exception as error:
             logger.warning("request not traced: %s: %s", type(error).__name__, error)
             return None

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
-__all__ = ["TRACE", "BAGGAGE", "TRACEPARENT", "TRACESTATE", "read_headers", "write_headers"]
+__all__ = [
+    "TRACE",
+    "BAGGAGE",
+    "TRACEPARENT",
+    "TRACESTATE",
+    "read_headers",
+    "read_pairs",
+    "read_environ",
+    "write_headers",
+]
 
 TRACE = "langsmith-trace"
 BAGGAGE = "baggage"
@@ -19,6 +28,7 @@ TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
 WANTED = (TRACE, BAGGAGE, TRACEPARENT, TRACESTATE)
 _ENVIRON_KEYS = {"HTTP_" + name.upper().replace("-", "_"): name for name in WANTED}
+_ENVIRON_ITEMS = tuple(_ENVIRON_KEYS.items())
 _BYTES_NAMES = {name.encode(): name for name in WANTED}
 # A carrier with more items than this is not a header set; scanning it is not worth the time.
 _MAX_ITEMS = 4096
@@ -83,6 +93,51 @@ def read_headers(carrier: Any) -> Found:
     try:
         _read(carrier, found)
     except Exception:  # a hostile carrier object must not break the request
+        return {}
+    return found
+
+
+def read_pairs(pairs: Any) -> Found:
+    """``read_headers`` for an ASGI scope's ``headers`` (a list of ``(bytes, bytes)`` pairs), on every request.
+
+    The loop is ``_scan``'s without its per-item guards; anything it cannot read (not a list, an item
+    that is not a pair, a name that is not bytes) is read again by ``read_headers``, so the result is
+    the same.
+    """
+    if type(pairs) is not list or len(pairs) > _MAX_ITEMS:
+        return read_headers(pairs)
+    found: Found = {}
+    get = _BYTES_NAMES.get
+    try:
+        for key, value in pairs:
+            if type(key) is not bytes:
+                return read_headers(pairs)
+            name = get(key.lower())
+            if name is not None:
+                if type(value) is not bytes:
+                    return read_headers(pairs)
+                if name in found:
+                    found[name].append(value.decode("latin-1"))
+                else:
+                    found[name] = [value.decode("latin-1")]
+    except Exception:
+        return read_headers(pairs)
+    return found
+
+
+def read_environ(environ: Any) -> Found:
+    """``read_headers`` for a WSGI environ (a dict with ``REQUEST_METHOD`` or ``wsgi.version``), on every request."""
+    if type(environ) is not dict or "headers" in environ:  # not plainly an environ: the general rules
+        return read_headers(environ)
+    found: Found = {}
+    try:
+        if "REQUEST_METHOD" not in environ and "wsgi.version" not in environ:
+            _scan(found, environ.items())
+            return found
+        for key, name in _ENVIRON_ITEMS:
+            if key in environ:
+                _add(found, name, environ[key])
+    except Exception:  # a hostile value object must not break the request
         return {}
     return found
 

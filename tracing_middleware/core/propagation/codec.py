@@ -28,6 +28,10 @@ class RemoteParent(NamedTuple):
     baggage: str | None  # the other vendors' baggage members, to pass downstream
 
 
+# The NamedTuple's constructor without its Python-level ``__new__``: a request's parent is built once per request.
+_tuple_new = tuple.__new__
+
+
 def _single(values: list[str] | None, what: str) -> str | None:
     """One header value; repeats that disagree make the header ambiguous, so it is ignored."""
     if not values:
@@ -57,31 +61,46 @@ def remote_parent(found: Found) -> RemoteParent | None:
     the specification forbids reading ``tracestate`` without one, and a ``traceparent`` of another
     trace than ``langsmith-trace`` names is a restart on the W3C side.
     """
-    w3c_value = _single(_unfolded(found.get(TRACEPARENT)), "traceparent")
-    w3c = traceparent.parse(w3c_value) if w3c_value is not None else None
-    trace_value = _single(found.get(TRACE), "langsmith-trace")
+    # Absent headers skip their parsers outright (each would answer "nothing"): this runs per request.
+    w3c_values = found.get(TRACEPARENT)
+    if not w3c_values:
+        w3c = None
+    elif len(w3c_values) == 1 and "," not in w3c_values[0]:  # one unfolded field: nothing to reconcile
+        w3c = traceparent.parse(w3c_values[0])
+    else:
+        w3c_value = _single(_unfolded(w3c_values), "traceparent")
+        w3c = traceparent.parse(w3c_value) if w3c_value is not None else None
+    trace_values = found.get(TRACE)
+    trace_value = _single(trace_values, "langsmith-trace") if trace_values else None
     order = dotted_order.parse(trace_value) if trace_value is not None else None
     if order is None and w3c is None:
         return None
-    bag = baggage.parse(found.get(BAGGAGE, []))
-    others = baggage.foreign(found.get(BAGGAGE, []))
+    bag_values = found.get(BAGGAGE)
+    if bag_values:
+        bag = baggage.parse(bag_values)
+        others = baggage.foreign(bag_values)
+    else:
+        bag, others = baggage.EMPTY, None
+    state_values = found.get(TRACESTATE)
     if order is not None:  # langsmith-trace wins over traceparent when both are valid
         if w3c is not None and w3c.trace_id != traceparent.uuid_to_hex(order.trace_id):
             w3c = None
         sampled = w3c.sampled if w3c is not None else None
-        state = tracestate.clean(found.get(TRACESTATE, [])) if w3c is not None else None
+        state = tracestate.clean(state_values) if w3c is not None and state_values else None
         random = w3c is not None and w3c.random
-        return RemoteParent(*order, bag.metadata, bag.tags, bag.project_name, None, sampled, state, random, others)
+        return _tuple_new(
+            RemoteParent, (*order, bag.metadata, bag.tags, bag.project_name, None, sampled, state, random, others)
+        )
     assert w3c is not None
     # A W3C-only caller (an OpenTelemetry service): its trace becomes ours, with a placeholder root
     # run whose id is the trace UUID; our run records the caller's span id so the spans link in OTLP.
     trace_id = traceparent.hex_to_uuid(w3c.trace_id)
     start = now_us()
-    return RemoteParent(
+    return _tuple_new(RemoteParent, (
         format_ts(start) + trace_id, trace_id, trace_id, None, start,
         bag.metadata, bag.tags, bag.project_name, w3c.span_id, w3c.sampled,
-        tracestate.clean(found.get(TRACESTATE, [])), w3c.random, others,
-    )  # fmt: skip
+        tracestate.clean(state_values) if state_values else None, w3c.random, others,
+    ))  # fmt: skip
 
 
 def outgoing(
