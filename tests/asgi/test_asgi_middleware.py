@@ -124,6 +124,30 @@ def test_run_ends_at_the_last_body_message_not_later(memory: InMemoryExporter) -
     assert only_run(memory).outputs == {"status_code": 200}
 
 
+def test_the_last_message_is_sent_outside_the_request_run_and_the_app_continues_inside_it(
+    memory: InMemoryExporter,
+) -> None:
+    # What a server schedules while it sends the last message (uvicorn's keep-alive timer) copies the
+    # context: it must not hold the request's run until the connection's next request.
+    seen_by_server: list[Any] = []
+    seen_by_app: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        await send({"type": "http.response.body", "body": b"y", "more_body": False})
+        seen_by_app.append(tm.get_current_run_tree())  # work after the response (background tasks)
+
+    async def send(message: dict[str, Any]) -> None:
+        seen_by_server.append(tm.get_current_run_tree())
+
+    with tm.trace("outside") as outside:
+        asyncio.run(TracingMiddleware(app)(scope_for(), Recorder().receive, send))
+    request = next(run for run in memory.runs if run.name == "GET")
+    assert seen_by_server == [request, request, outside]
+    assert seen_by_app == [request]
+
+
 def test_route_template_from_the_scope_after_routing(memory: InMemoryExporter) -> None:
     route = types.SimpleNamespace(path="/items/{item_id:int}", path_format="/items/{item_id}")
 

@@ -74,6 +74,8 @@ __all__ = [
     "enter_run",
     "exit_run",
     "current_state",
+    "set_state",
+    "reset_state",
     "current_parent",
     "bridged_parent",
 ]
@@ -251,6 +253,12 @@ def exit_run(token: RunToken) -> None:
 # The current tracing state (run, project, tags, metadata, enabled): the ContextVar's own C getter, so
 # the hot paths pay no extra call for going through this module.
 current_state: Callable[[], TracingState] = _STATE.get
+
+# ``set_state(state)`` / ``reset_state(token)``: our variable alone, no bridge hooks: for a moment the
+# code must run outside a run without the cost of leaving and re-entering it (the ASGI middleware
+# sends a response's last message so, for what the server schedules then copies the context).
+set_state: Callable[[TracingState], contextvars.Token[TracingState]] = _STATE.set
+reset_state: Callable[[contextvars.Token[TracingState]], None] = _STATE.reset
 
 
 def current_parent(state: TracingState | None = None) -> RunTree | None:

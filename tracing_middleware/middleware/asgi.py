@@ -15,7 +15,7 @@ from typing import Any
 from tracing_middleware.core import config
 from tracing_middleware.core import runtime as _rt
 from tracing_middleware.core.batch import drain
-from tracing_middleware.core.context import current_state, enter_state, exit_run
+from tracing_middleware.core.context import current_state, enter_state, exit_run, reset_state, set_state
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.core.propagation.carriers import read_pairs
 from tracing_middleware.middleware.options import MiddlewareOptions, RequestInfo, options_from
@@ -197,17 +197,28 @@ class TracingMiddleware:
                 trailers = message.get("trailers", False)
                 await send(message)
                 return
-            await send(message)
-            # A 5xx ends when the app returns, so an exception re-raised after the error page is recorded.
-            if request.status is not None and request.status >= 500:
-                return
-            if (
+            last = (
                 (sort == "http.response.body" and not message.get("more_body", False) and not trailers)
                 or (sort == "http.response.trailers" and not message.get("more_trailers", False))
                 or sort == "http.response.pathsend"
-            ):
+            )
+            if not last:
+                await send(message)
+                return
+            # The last message goes out in the state the request came in with: what the server schedules
+            # as the response completes (uvicorn's keep-alive timer) copies the current context, and
+            # would otherwise hold the request's run, in memory and in the collector's way, until the
+            # connection's next request.
+            held = set_state(outer)
+            try:
+                await send(message)
+            finally:
+                reset_state(held)
+            # A 5xx ends when the app returns, so an exception re-raised after the error page is recorded.
+            if request.status is None or request.status < 500:
                 request.finish(None, route_template(scope, root_path))
 
+        outer = current_state()
         token = enter_state(request.state)
         try:
             await self.app(scope, receive, traced_send)
