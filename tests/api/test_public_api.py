@@ -54,9 +54,10 @@ PUBLIC: dict[str, set[str]] = {
     "tracing_middleware.core.runtime": {"Runtime", "get_runtime", "set_runtime", "use_runtime"},
     # The hook points for bridges to other in-process tracers (see the module docstring).
     "tracing_middleware.core.context": {
-        "Bridge", "RunToken", "TracingState", "bind_context", "current_parent", "current_state", "set_state", "reset_state", "enter_run",
-        "enter_state", "exit_run", "get_current_run_tree", "get_tracing_context", "register_bridge",
-        "registered_bridges", "suppress_tracing", "tracing_context", "unregister_bridge", "bridged_parent",
+        "Bridge", "RunToken", "TracingState", "bind_context", "current_parent", "current_state", "enter_run",
+        "set_state", "reset_state", "enter_state", "exit_run", "get_current_run_tree", "get_tracing_context",
+        "register_bridge", "registered_bridges", "suppress_tracing", "tracing_context", "unregister_bridge",
+        "bridged_parent",
     },
 }  # fmt: skip
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -205,3 +206,67 @@ def test_a_forked_child_keeps_recording_without_user_hooks(tmp_path: Path) -> No
         per_pid[row["pid"]] = per_pid.get(row["pid"], 0) + 1
     # The child exported its own 50 runs and did not re-export the run the parent had queued.
     assert sorted(per_pid.values()) == [1, 50]
+
+
+def test_an_encoder_turns_each_run_into_a_record_when_it_ends_and_the_writer_gets_them() -> None:
+    written: list[list[object]] = []
+    exporter = ListExporter()
+    seen: list[str] = []
+
+    def encode(run: RunTree) -> object | None:
+        seen.append(threading.current_thread().name)
+        if run.name == "r1":
+            return None  # skipped by the exporter's choice
+        if run.name == "r2":
+            raise RuntimeError("the encoder's fault")
+        return (run.name, run.id)
+
+    processor = BatchProcessor(exporter, batch_size=10, interval_s=0.01, encode=encode, write=written.append)
+    runs = finished(5)
+    for run in runs:
+        processor.on_end(run)  # the encoder's exception never reaches the caller
+    assert seen == [threading.current_thread().name] * 5  # encoded on the request path, at the end
+    assert processor.flush(10)
+    kept = [(r.name, r.id) for r in runs if r.name not in ("r1", "r2")]
+    assert [record for batch in written for record in batch] == kept
+    assert exporter.runs == []  # the writer, not export(), got the batch
+    assert processor.failures.count == 1 and processor.pending() == 0
+
+
+def test_encode_and_write_go_together() -> None:
+    with pytest.raises(ValueError, match="encode and write"):
+        BatchProcessor(ListExporter(), encode=lambda run: run)
+
+
+def test_a_run_whose_encoding_is_interrupted_is_still_exported() -> None:
+    # gunicorn's SIGINT handler raises SystemExit in the request thread, wherever it is at that moment.
+    written: list[object] = []
+    interrupt = [True]
+
+    def encode(run: RunTree) -> object:
+        if interrupt[0]:
+            interrupt[0] = False
+            raise SystemExit(0)
+        return run.name
+
+    processor = BatchProcessor(ListExporter(), interval_s=0.01, encode=encode, write=written.extend)
+    first, second = finished(2)
+    with pytest.raises(SystemExit):
+        processor.on_end(first)  # the stop goes on...
+    processor.on_end(second)
+    assert processor.flush(10)
+    assert sorted(written) == ["r0", "r1"]  # ...and the interrupted run is encoded later, by the worker
+    assert processor.pending() == 0
+
+
+def test_the_worker_wakes_when_wake_size_runs_wait_not_only_at_the_interval() -> None:
+    exporter = ListExporter()
+    processor = BatchProcessor(exporter, interval_s=60.0, wake_size=10)  # the interval alone would take a minute
+    for run in finished(10):
+        processor.on_end(run)
+    deadline = time.monotonic() + 10
+    while len(exporter.runs) < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(exporter.runs) == 10
+    with pytest.raises(ValueError, match="wake_size"):
+        BatchProcessor(exporter, wake_size=0)

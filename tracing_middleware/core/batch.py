@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -43,8 +44,19 @@ class BatchProcessor:
     """Export runs in the background; ``on_end`` costs a deque append.
 
     ``max_queue`` (``TRACING_MIDDLEWARE_QUEUE_SIZE``, default 50,000) bounds memory; ``batch_size``
-    (``TRACING_MIDDLEWARE_BATCH_SIZE``, default 1,000) and ``interval_s`` (default 0.2 s) set how often
-    the exporter is called; ``max_attempts`` (default 3) bounds retries of one failing batch.
+    (``TRACING_MIDDLEWARE_BATCH_SIZE``, default 1,000) caps one export call. The worker exports what
+    is queued every ``interval_s`` (default 0.2 s), and as soon as ``wake_size`` runs (default 256, at
+    most ``batch_size``) are waiting: under load, small batches often rather than large ones seldom,
+    because while the worker runs the app's threads wait for the GIL, and runs waiting in the queue
+    age into the garbage collector's older generations. An idle process wakes five times a second.
+    ``max_attempts`` (default 3) bounds retries of one failing batch.
+
+    ``encode`` and ``write`` let an exporter keep each run as one compact record while it waits:
+    ``encode(run)`` runs on the request path when the run ends (None: the run is skipped, and the
+    exporter counts it) and ``write(records)`` exports a batch of them. The run's objects are then
+    freed at once instead of ageing in the queue, where the garbage collector would walk them again and
+    again and promote them into the old generation (whose full collections were the tail latency).
+    Without them the queue holds the runs and ``exporter.export`` receives them.
     """
 
     def __init__(
@@ -54,15 +66,23 @@ class BatchProcessor:
         max_queue: int | None = None,
         batch_size: int | None = None,
         interval_s: float = 0.2,
+        wake_size: int = 256,
         max_attempts: int = 3,
         backoff_s: float = 0.05,
+        encode: Callable[[RunTree], object | None] | None = None,
+        write: Callable[[list[Any]], None] | None = None,
     ) -> None:
+        if (encode is None) != (write is None):
+            raise ValueError("encode and write go together: pass both or neither")
         self.exporter = exporter
+        self._encode = encode
+        self._write: Callable[[list[Any]], None] = write or exporter.export
         self.max_queue = max_queue or env_int("TRACING_MIDDLEWARE_QUEUE_SIZE", 50_000)
         self.batch_size = batch_size or env_int("TRACING_MIDDLEWARE_BATCH_SIZE", 1_000)
-        if interval_s <= 0 or max_attempts < 1:
-            raise ValueError("interval_s must be > 0 and max_attempts >= 1")
+        if interval_s <= 0 or max_attempts < 1 or wake_size < 1:
+            raise ValueError("interval_s must be > 0, wake_size and max_attempts >= 1")
         self.interval_s = interval_s
+        self.wake_size = min(wake_size, self.batch_size)
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.failures = FailureLog(f"exporter {type(exporter).__name__} failed, runs lost")
@@ -76,7 +96,7 @@ class BatchProcessor:
 
     def _reset(self) -> None:
         """Fresh queue, thread state and counters: at start and in a forked child."""
-        self._queue: collections.deque[RunTree] = collections.deque()
+        self._queue: collections.deque[Any] = collections.deque()
         self._wake = threading.Event()
         self._done = threading.Condition()
         self._handed = itertools.count(1)  # next() is atomic: counts runs handed over, dropped ones too
@@ -95,10 +115,26 @@ class BatchProcessor:
             self.dropped.record(OverflowError(f"queue holds {self.max_queue} runs"))
             self._settle(1)
             return
-        queue.append(run)
+        if self._encode is None:
+            queue.append(run)
+        else:
+            try:
+                record = self._encode(run)
+            except Exception as error:  # the exporter's fault must never reach the app
+                self.failures.record(error)
+                record = None
+            except BaseException:
+                # Interrupted: a server's signal handler raised SystemExit or KeyboardInterrupt in this
+                # thread. The run is queued as it is, for the worker to encode, and the stop goes on.
+                queue.append(run)
+                raise
+            if record is None:
+                self._settle(1)
+                return
+            queue.append(record)
         if self._thread is None:
             self._start()
-        if len(queue) >= self.batch_size:
+        if len(queue) >= self.wake_size and not self._wake.is_set():
             self._wake.set()
 
     def _settle(self, count: int) -> None:
@@ -128,19 +164,38 @@ class BatchProcessor:
     def _drain(self) -> None:
         queue = self._queue
         while queue:
-            batch = []
+            batch: list[Any] = []
             try:
                 for _ in range(self.batch_size):
                     batch.append(queue.popleft())
             except IndexError:
                 pass
+            count = len(batch)
+            if self._encode is not None:
+                batch = self._encoded(batch)
             self._export(batch)
-            self._settle(len(batch))
+            self._settle(count)
 
-    def _export(self, batch: list[RunTree]) -> None:
+    def _encoded(self, batch: list[Any]) -> list[Any]:
+        """The batch with any run left unencoded (see ``on_end``) encoded now."""
+        if not any(isinstance(item, RunTree) for item in batch):
+            return batch
+        records = []
+        for item in batch:
+            if isinstance(item, RunTree):
+                try:
+                    item = self._encode(item)  # type: ignore[misc]
+                except Exception as error:
+                    self.failures.record(error)
+                    continue
+            if item is not None:
+                records.append(item)
+        return records
+
+    def _export(self, batch: list[Any]) -> None:
         for attempt in range(1, self.max_attempts + 1):
             try:
-                self.exporter.export(batch)
+                self._write(batch)
             except Exception as error:  # the exporter's fault must never reach the app
                 if attempt == self.max_attempts:
                     self.failures.record(error, len(batch))

@@ -137,7 +137,7 @@ class SQLiteExporter:
         """Writes happen on a background thread, in batches."""
         from tracing_middleware.core.batch import BatchProcessor
 
-        self.processor = BatchProcessor(self)
+        self.processor = BatchProcessor(self, encode=self.encode_run, write=self.write_rows)
         return self.processor
 
     def record_stats(self) -> None:
@@ -179,7 +179,10 @@ class SQLiteExporter:
 
     def export(self, runs: Sequence[RunTree]) -> None:
         """Write ``runs`` in one transaction; ``StoreError`` (and nothing written) if the file refuses."""
-        rows = self._rows(runs)
+        self.write_rows(self._rows(runs))
+
+    def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Write rows made by ``encode_run`` in one transaction (``StoreError`` as ``export``)."""
         if not rows:
             return
         if self._pid != os.getpid():
@@ -211,29 +214,37 @@ class SQLiteExporter:
             self._close()
 
     def _rows(self, runs: Sequence[RunTree]) -> list[tuple[Any, ...]]:
-        settings = get_settings()
-        service = self.service_name or settings.service_name
-        default_project = settings.project_name
         rows = []
         for run in runs:
-            try:
-                if not (type(run.id) is str and type(run.trace_id) is str and type(run.start_us) is int):
-                    raise TypeError(f"run {run.id!r} has no str id/trace_id or no int start_us")
-                order = run.dotted_order
-                rows.append(
-                    (
-                        run.id, run.trace_id, run.parent_run_id, order, order.count(".") + 1,
-                        _text(run.name, _NAME_LIMIT) or "", _text(run.run_type, _NAME_LIMIT) or "chain",
-                        run.start_us, run.end_us if type(run.end_us) is int else None,
-                        _json(run.inputs), _json(run.outputs), _text(run.error),
-                        _json(run.tags), _json(run.metadata), _json(run.events),
-                        _text(run.project_name or default_project, _NAME_LIMIT), service,
-                        run.span_id, run.parent_span_id, _text(run.tracestate, _NAME_LIMIT),
-                    )
-                )  # fmt: skip
-            except Exception as error:  # one damaged run must not cost the batch its other runs
-                self.skipped.record(error)
+            row = self.encode_run(run)
+            if row is not None:
+                rows.append(row)
         return rows
+
+    def encode_run(self, run: RunTree) -> tuple[Any, ...] | None:
+        """``run`` as the row it is stored as (None, counted in ``skipped``, if it is malformed). Never raises.
+
+        The batch processor calls this when the run ends, so a run waits for its batch as one tuple of
+        strings and numbers rather than as live objects (see ``BatchProcessor``).
+        """
+        try:
+            if not (type(run.id) is str and type(run.trace_id) is str and type(run.start_us) is int):
+                raise TypeError(f"run {run.id!r} has no str id/trace_id or no int start_us")
+            settings = get_settings()
+            order = run.dotted_order
+            return (
+                run.id, run.trace_id, run.parent_run_id, order, order.count(".") + 1,
+                _text(run.name, _NAME_LIMIT) or "", _text(run.run_type, _NAME_LIMIT) or "chain",
+                run.start_us, run.end_us if type(run.end_us) is int else None,
+                _json(run.inputs), _json(run.outputs), _text(run.error),
+                _json(run.tags), _json(run.metadata), _json(run.events),
+                _text(run.project_name or settings.project_name, _NAME_LIMIT),
+                self.service_name or settings.service_name,
+                run.span_id, run.parent_span_id, _text(run.tracestate, _NAME_LIMIT),
+            )  # fmt: skip
+        except Exception as error:  # one damaged run must not cost the batch its other runs
+            self.skipped.record(error)
+            return None
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
         conn = self._conn
