@@ -10,6 +10,7 @@ because a `wrk` slowed by other work lowers req/s but not the CPU each request c
     python real_server.py                          # fastapi under uvicorn: bare, ours, ours-none, otel, sentry
     python real_server.py --stack flask            # flask under gunicorn (1 sync worker)
     python real_server.py --cases bare,ours --repeats 3 --seconds 8
+    python real_server.py --before ../old-checkout     # adds ours-before, ours-none-before: A/B in one run
 
 Cases:
   bare        no tracing
@@ -113,7 +114,7 @@ TRACEPARENT = "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331
 def app_source(stack: str, case: str) -> str:
     spec = STACKS[stack]
     setup, wrap = "", ""
-    if case in ("ours", "ours-none"):
+    if case.startswith("ours"):
         wrap = spec["ours"]
     elif case == "otel":
         setup, wrap = OTEL_SETUP, spec["otel_wrap"]
@@ -154,11 +155,14 @@ def cpu_ticks(pid: int) -> int:
     return total
 
 
-def measure(stack: str, case: str, workdir: str, seconds: int) -> tuple[float, float, float] | None:
+def measure(
+    stack: str, case: str, workdir: str, seconds: int, before: str | None = None
+) -> tuple[float, float, float] | None:
     module = f"app_{stack}_{case.replace('-', '_')}"
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=workdir, TRACING_MIDDLEWARE_DB=os.path.join(workdir, "traces.sqlite3"))
-    if case == "ours-none":
+    path = f"{before}{os.pathsep}{workdir}" if case.endswith("-before") and before else workdir
+    env = dict(os.environ, PYTHONPATH=path, TRACING_MIDDLEWARE_DB=os.path.join(workdir, "traces.sqlite3"))
+    if case.startswith("ours-none"):
         env["TRACING_MIDDLEWARE_EXPORTER"] = "none"
     server = subprocess.Popen(
         ["taskset", "-c", "0", *STACKS[stack]["server"](module, port)],
@@ -203,6 +207,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", choices=sorted(STACKS), default="fastapi")
     parser.add_argument("--cases", default="bare,ours,ours-none,otel,sentry")
+    parser.add_argument("--before", metavar="DIR", help="another checkout of the package: adds its ours cases")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=6)
     args = parser.parse_args()
@@ -210,6 +215,9 @@ def main() -> int:
         print("needs wrk and taskset: apt-get install -y wrk")
         return 2
     cases = [c for c in args.cases.split(",") if c]
+    if args.before:
+        args.before = os.path.abspath(args.before)
+        cases += [f"{c}-before" for c in ("ours", "ours-none") if c in cases]
     workdir = tempfile.mkdtemp(prefix="real-server-")
     for case in cases:
         path = os.path.join(workdir, f"app_{args.stack}_{case.replace('-', '_')}.py")
@@ -218,7 +226,7 @@ def main() -> int:
     results: dict[str, list[tuple[float, float, float]]] = {c: [] for c in cases}
     for repeat in range(args.repeats):
         for case in cases:
-            got = measure(args.stack, case, workdir, args.seconds)
+            got = measure(args.stack, case, workdir, args.seconds, args.before)
             if got:
                 results[case].append(got)
         print(f"# repeat {repeat + 1}/{args.repeats} done")

@@ -6,7 +6,7 @@
 1. ``SQLiteExporter.export`` throughput (runs/s, wall clock and per CPU-second) at several batch sizes, and through
    the real ``BatchProcessor`` (hand over every run, then flush).
 2. ``BatchProcessor.on_end``: the cost a finished run adds to the request path (the worker is paused, so only the
-   hand-over is timed).
+   hand-over is timed): a plain hand-over, and the SQLite store's, which encodes the run into its row there.
 3. Peak RSS after producing 1,000,000 runs into a processor whose exporter is slower than the producer: the bounded
    queue drops (and counts) the excess, so memory stays flat. Runs in a subprocess so its peak RSS is its own.
 """
@@ -80,18 +80,24 @@ class Paused:
         self.release.set()
 
 
-def enqueue_cost(runs: list[tm.RunTree]) -> None:
-    best = float("inf")
-    for _ in range(5):
-        exporter = Paused()
-        processor = BatchProcessor(exporter, max_queue=len(runs) + 1, batch_size=len(runs) + 1, interval_s=60)
-        start = time.perf_counter()
-        for run in runs:
-            processor.on_end(run)
-        best = min(best, (time.perf_counter() - start) / len(runs) * 1e6)
-        exporter.release.set()
-        processor.shutdown(1)
-    print(f"  on_end: {best:.3f} µs per run (best of 5, {len(runs):,} runs each)")
+def enqueue_cost(runs: list[tm.RunTree], folder: str) -> None:
+    store = SQLiteExporter(os.path.join(folder, "encode.sqlite3"))
+    for label, encode in (("a plain hand-over", None), ("the SQLite store's (encoded to its row)", store.encode_run)):
+        best = float("inf")
+        for _ in range(5):
+            exporter = Paused()
+            write = None if encode is None else exporter.export
+            processor = BatchProcessor(
+                exporter, max_queue=len(runs) + 1, batch_size=len(runs) + 1, interval_s=60, wake_size=len(runs) + 1,
+                encode=encode, write=write,
+            )  # fmt: skip
+            start = time.perf_counter()
+            for run in runs:
+                processor.on_end(run)
+            best = min(best, (time.perf_counter() - start) / len(runs) * 1e6)
+            exporter.release.set()
+            processor.shutdown(1)
+        print(f"  on_end, {label}: {best:.3f} µs per run (best of 5, {len(runs):,} runs each)")
 
 
 def _peak_rss_mb() -> float:
@@ -141,7 +147,8 @@ def main() -> None:
     print("1. sustained SQLite export")
     throughput(runs)
     print("2. request-path hand-over")
-    enqueue_cost(runs[:100_000])
+    with tempfile.TemporaryDirectory() as folder:
+        enqueue_cost(runs[:100_000], folder)
     print("3. memory when producers outrun the writer")
     subprocess.run([sys.executable, __file__, "--memory-child"], check=True)
 
