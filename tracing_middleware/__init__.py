@@ -27,8 +27,8 @@ from tracing_middleware.middleware.wsgi import WSGITracingMiddleware
 from tracing_middleware.transports.instrument import instrument, instrument_on_import, uninstrument
 
 # The inbound adapters switch outbound propagation on at their first request (patching each client
-# library once the app imports it); the middleware layer
-# reaches the transports above it only through this runtime field.
+# library once the app imports it); the middleware layer reaches the transports above it only
+# through this runtime field.
 get_runtime().outbound_switch = instrument_on_import
 
 __all__ = [

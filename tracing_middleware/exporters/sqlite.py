@@ -64,11 +64,9 @@ def _values(count: int) -> str:
 def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     # One statement per chunk of rows, not one per row: each statement's step releases and retakes the
     # GIL, and on a busy core every retake waits behind the app's request thread.
-    full = len(rows) - len(rows) % _CHUNK
-    for start in range(0, full, _CHUNK):
-        conn.execute(_values(_CHUNK), [value for row in rows[start : start + _CHUNK] for value in row])
-    if full < len(rows):
-        conn.execute(_values(len(rows) - full), [value for row in rows[full:] for value in row])
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        conn.execute(_values(len(chunk)), [value for row in chunk for value in row])
 
 
 def _json(value: Any) -> str | None:

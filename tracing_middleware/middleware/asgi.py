@@ -209,7 +209,7 @@ class TracingMiddleware:
             # as the response completes (uvicorn's keep-alive timer) copies the current context, and
             # would otherwise hold the request's run, in memory and in the collector's way, until the
             # connection's next request.
-            held = set_state(outer)
+            held = set_state(current)
             try:
                 await send(message)
             finally:
@@ -218,7 +218,6 @@ class TracingMiddleware:
             if request.status is None or request.status < 500:
                 request.finish(None, route_template(scope, root_path))
 
-        outer = current_state()
         token = enter_state(request.state)
         try:
             await self.app(scope, receive, traced_send)

@@ -33,6 +33,7 @@ from tracing_middleware.core.propagation.carriers import BAGGAGE, TRACE, TRACEPA
 from tracing_middleware.core.run_tree import RunTree
 from tracing_middleware.transports import client_run
 from tracing_middleware.transports.client_run import Hop, Outgoing, Switch
+from tracing_middleware.transports.instrument import transport_loaded
 from tracing_middleware.transports.options import Options, make_override, options_for
 
 __all__ = ["TracingTraceConfig", "patch_points"]
@@ -145,10 +146,5 @@ def patch_points() -> list[tuple[type, str, Callable[[Callable[..., Any], Switch
     return [(aiohttp.ClientSession, "_request", _patch_request)]
 
 
-def _announce() -> None:
-    from tracing_middleware.transports.instrument import transport_loaded
-
-    transport_loaded("aiohttp", sys.modules[__name__])
-
-
-_announce()  # last: the module is whole now (see transport_loaded)
+# Last: the module is whole now, and the automatic switch may be waiting for it (see transport_loaded).
+transport_loaded("aiohttp", sys.modules[__name__])

@@ -26,6 +26,7 @@ from tracing_middleware.core.context import current_parent
 from tracing_middleware.core.printable import get_logger
 from tracing_middleware.transports import client_run
 from tracing_middleware.transports.client_run import Hop, Outgoing, Switch
+from tracing_middleware.transports.instrument import transport_loaded
 from tracing_middleware.transports.options import Options, global_options, make_override, options_for
 
 __all__ = ["TracingTransport", "AsyncTracingTransport", "patch_points", "MODULES"]
@@ -329,10 +330,5 @@ def patch_points() -> list[tuple[type, str, Callable[[Callable[..., Any], Switch
     return points
 
 
-def _announce() -> None:
-    from tracing_middleware.transports.instrument import transport_loaded
-
-    transport_loaded("httpx", sys.modules[__name__])
-
-
-_announce()  # last: the module is whole now (see transport_loaded)
+# Last: the module is whole now, and the automatic switch may be waiting for it (see transport_loaded).
+transport_loaded("httpx", sys.modules[__name__])

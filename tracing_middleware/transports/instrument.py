@@ -126,6 +126,13 @@ def transport_loaded(name: str, module: ModuleType) -> None:
     Its client library's import hook cannot patch when that import came from the transport module
     itself (which is then only half made); this finishes the job.
     """
+    _patch_if_armed(name, module)
+
+
+def _patch_if_armed(name: str, module: ModuleType | None = None) -> None:
+    # We may run inside an import (the library's, or our transport module's). A thread in
+    # ``instrument()`` holding ``_lock`` may be waiting for that very import, so wait for the lock
+    # only a while: that thread patches it anyway.
     if not _lock.acquire(timeout=1.0):
         return
     try:
@@ -143,17 +150,9 @@ def _initialising(name: str) -> bool:
 
 def _patch_when_used(name: str) -> Callable[[ModuleType], None]:
     def patch(module: ModuleType) -> None:
-        # We run inside the import of ``module``. A thread in ``instrument()`` holding ``_lock`` may be
-        # waiting for that very import, so wait for the lock only a while: that thread patches it anyway.
-        if not _lock.acquire(timeout=1.0):
-            return
-        try:
-            # Imported by our own transport module, which is half made yet: it calls transport_loaded.
-            if name in _armed and not _initialising(_LIBRARIES[name]):
-                _armed.discard(name)
-                _patch(name)
-        finally:
-            _lock.release()
+        # Imported by our own transport module, which is half made yet: it calls transport_loaded.
+        if not _initialising(_LIBRARIES[name]):
+            _patch_if_armed(name)
 
     return patch
 
